@@ -1,0 +1,39 @@
+"""The claim registry: one module per source document and topic.
+
+Modules are named after the document they check (``blog_*``, ``paper_*``, ``lecture_*``; third-party
+conformance checks in ``conformance_*``) and register their claims with
+:func:`normtheory.registry.claim` on import. :func:`all_claims` imports every module in this package,
+so adding a claim is adding a decorated function to a module here (see the README).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from normtheory.registry import Claim, registered_claims
+
+__all__ = ["all_claims", "get_claims"]
+
+
+def all_claims() -> list[Claim]:
+    """Every registered claim, ordered by module name, then by registration within a module."""
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+    order = {name: i for i, name in enumerate(sorted(m.name for m in pkgutil.iter_modules(__path__)))}
+    claims = registered_claims()
+    position = {c.id: i for i, c in enumerate(claims)}
+    return sorted(claims, key=lambda c: (order.get(c.check.__module__.rsplit(".", 1)[-1], -1), position[c.id]))
+
+
+def get_claims(ids: list[str] | None = None) -> list[Claim]:
+    """The claims with the given ids (all when ``ids`` is None); unknown ids raise KeyError."""
+    claims = all_claims()
+    if ids is None:
+        return claims
+    by_id = {c.id: c for c in claims}
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        raise KeyError(f"unknown claim id(s): {', '.join(unknown)}; see `normtheory claims`")
+    return [by_id[i] for i in ids]
