@@ -165,7 +165,8 @@ def batch_norm(x: torch.Tensor, *, eps: float = 0.0) -> torch.Tensor:
 
     :math:`\mathrm{BN}(X) = (X - \mathbf 1\mu^\top) \oslash \mathbf 1 \sqrt{v + \epsilon}^\top` with
     per-channel batch mean :math:`\mu` and biased variance :math:`v` (over the batch and spatial
-    dimensions), as ``torch.nn.functional.batch_norm(x, None, None, training=True, eps=eps)``.
+    dimensions), as ``torch.nn.functional.batch_norm(x, None, None, training=True, eps=eps)``
+    (which, in recent torch versions, refuses ``eps = 0``; here ``eps = 0`` is the slides' BN).
 
     With ``eps = 0`` it is invariant to :math:`X \to X\Gamma + \mathbf 1 b^\top` for every positive
     diagonal :math:`\Gamma` and any :math:`b`; a negative entry of :math:`\Gamma` flips that channel.

@@ -247,7 +247,8 @@ def check_norm_growth() -> Evidence:
     )
 
 
-def normalized_update_gaps(net: ScaleInvariantNet, v: torch.Tensor, lr: float) -> dict:
+def normalized_update_gaps(net: ScaleInvariantNet, v: torch.Tensor, lr: float, *,
+                           norm_power: int = 2) -> dict:
     """One SGD step on v, seen on the unit sphere, per unit j:
 
     exact:  normalize(v - lr grad J(v)) = normalize(w_hat - (lr/||v||^2) grad J(w_hat))
@@ -259,7 +260,7 @@ def normalized_update_gaps(net: ScaleInvariantNet, v: torch.Tensor, lr: float) -
     w_hat = v / norm
     (g_hat,) = _grad(lambda ps: net(ps[0]), [w_hat])
     exact = (v - lr * g) / (v - lr * g).norm(dim=1, keepdim=True)
-    via_effective_lr = w_hat - (lr / norm**2) * g_hat
+    via_effective_lr = w_hat - (lr / norm**norm_power) * g_hat
     via_effective_lr = via_effective_lr / via_effective_lr.norm(dim=1, keepdim=True)
     first_order = (v - lr * g) / norm
     r = (lr * g.norm(dim=1) / norm.squeeze(1)) ** 2
@@ -305,15 +306,17 @@ def check_effective_lr() -> Evidence:
     )
 
 
-def constant_gradient_run(norm_sq0: float, lr: float, steps: int) -> dict:
+def constant_gradient_run(norm_sq0: float, lr: float, steps: int, *, k0: float | None = None) -> dict:
     """SGD on J(w) = atan2(w_2, w_1), a scale-invariant loss with ||grad J(w_hat)|| = 1 exactly.
 
     s_k = ||w_k||^2 obeys s_{k+1} = s_k + lr^2/s_k. Squaring, s_k^2 = s_0^2 + 2 lr^2 k +
     lr^4 sum_{j<k} 1/s_j^2, so the closed form s_0 sqrt(1 + k/k0) with k0 = s_0^2/(2 lr^2) is a
     lower bound, and s_k^2/(s_0^2(1+k/k0)) - 1 <= (1 + k0 ln(1 + k/k0)) / (4 k0^2 (1 + k/k0)).
+    ``k0`` overrides the derived value (to show that another choice fails the bounds).
     """
     w = np.array([math.sqrt(norm_sq0), 0.0])
-    k0 = norm_sq0**2 / (2 * lr**2)
+    if k0 is None:
+        k0 = norm_sq0**2 / (2 * lr**2)
     ks = np.arange(steps + 1)
     s = np.empty(steps + 1)
     s[0] = norm_sq0
