@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as err:
-            if err.name is not None and module_name.startswith(err.name):
+            if err.name is not None and (module_name + ".").startswith(err.name + "."):
                 continue  # that tool is not part of this checkout yet
             raise
         p = sub.add_parser(name, help=help_text)

@@ -72,8 +72,8 @@ def figure_jobs() -> list[FigureJob]:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
+            if err.name is None or not (module + ".").startswith(err.name + "."):
+                raise  # a real import error inside the module, not an absent tool
     jobs += [FigureJob(name, func) for name, func in sorted(_EXTRA_JOBS.items())]
     return jobs
 
