@@ -89,7 +89,7 @@ def _draw_bn_eps(evidence: Evidence):
     ax.axhline(1.0, color="k", lw=0.5)
     ax.set_xlabel("gamma (channel rescaled by gamma > 0)")
     ax.set_ylabel("||BN_eps(gamma x)|| / ||BN_eps(x)||")
-    ax.set_title("BN is scale invariant only for eps = 0 (line: exact factor, o: measured)")
+    ax.set_title("BN is scale invariant only for eps = 0\n(lines: exact factor; o: measured)", fontsize=10)
     ax.legend(fontsize=8)
     return fig
 

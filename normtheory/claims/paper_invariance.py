@@ -174,7 +174,8 @@ def _draw_ws_eps(evidence: Evidence):
         ax.loglog(sel[:, 1], np.maximum(sel[:, 2], 1e-18), "o", color=f"C{i}", mfc="none")
     ax.set_xlabel("alpha (W -> alpha W + beta)")
     ax.set_ylabel("relative change of WS_eps output")
-    ax.set_title("Eq. (23): eps breaks scale invariance; line = eps|alpha-1|/(alpha sigma+eps)")
+    ax.set_title("Eq. (23): eps breaks scale invariance\n(lines: eps|alpha-1|/(alpha sigma+eps); o: measured)",
+                 fontsize=10)
     ax.legend(fontsize=8)
     return fig
 
