@@ -68,12 +68,19 @@ def check_table2() -> Evidence:
     use = full if full is not None else quick
     supports = bool(use["large_lambda_fails"] and use["adam_worse"])
     acc = use["mean_acc_plain_by_optimizer"]
+    acc0 = use["mean_acc_lambda0_by_optimizer"]
+    shrink = use["min_scale_ratio_plain"]
+    largest = max((float(k.split("/")[1]) for k in shrink), default=0.0)
     return Evidence(
         verdict=Verdict.ANALOGUE,
         key=(f"plain L2: {use['failures_plain']}/{use['runs_plain']} runs failed "
              f"(SGD {use['failures_plain_by_optimizer']['sgd']}, Adam "
              f"{use['failures_plain_by_optimizer']['adam']}); mean acc lambda>0 SGD "
-             f"{acc['sgd'] or float('nan'):.3f}, Adam {acc['adam'] or float('nan'):.3f} -> "
+             f"{acc['sgd'] or float('nan'):.3f}, Adam {acc['adam'] or float('nan'):.3f} "
+             f"(lambda=0: {acc0['sgd'] or float('nan'):.3f}, {acc0['adam'] or float('nan'):.3f}); "
+             f"min ||W||/||W0|| at lambda {largest:g}: SGD "
+             f"{shrink.get(f'sgd/{largest:g}', float('nan')):.2g}, Adam "
+             f"{shrink.get(f'adam/{largest:g}', float('nan')):.2g} -> "
              f"{'supports' if supports else 'does not support'}"),
         measured={"supports": supports, "about": _about(raw), "decisions": use,
                   "quick_decisions": quick,

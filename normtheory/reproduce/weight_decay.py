@@ -189,8 +189,17 @@ def sweep_decisions(runs: list[dict]) -> dict:
         adam_worse = fails["adam"] > fails["sgd"]
     else:
         adam_worse = acc["adam"] is not None and acc["sgd"] is not None and acc["adam"] < acc["sgd"]
+    shrink: dict = {}
+    for r in plain:  # how far the norm/std was driven down: min over seeds, units and epochs
+        if r.get("min_scale_ratio") is not None:
+            key = f"{r['optimizer']}/{r['lambda']:g}"
+            shrink[key] = min(shrink.get(key, 1.0), r["min_scale_ratio"])
+    acc0 = {o: _mean([r["test_acc"] for r in plain if r["optimizer"] == o and r["lambda"] == 0])
+            for o in ("sgd", "adam")}
     return {
         "large_lambda_fails": any(r["failed"] for r in large),
+        "min_scale_ratio_plain": shrink,
+        "mean_acc_lambda0_by_optimizer": acc0,
         "failures_plain": sum(r["failed"] for r in plain),
         "failures_plain_by_optimizer": fails,
         "mean_acc_plain_by_optimizer": acc,
