@@ -1,0 +1,220 @@
+r"""Operator norms of N-d convolutions as linear maps on a given input size (float64).
+
+A convolution layer without its bias is a linear map :math:`A: \mathbb R^{C_{in}\times N} \to
+\mathbb R^{C_{out}\times O}`; its operator norm :math:`\lVert A\rVert_2` is the layer's Lipschitz
+constant, generally *not* :math:`\sigma_1(R)` of the reshaped kernel :math:`R` (``out x in/groups*prod k``)
+that torch's ``spectral_norm`` uses.
+
+* **Circular padding, stride 1, 2p = d(k-1)** (output size = input size): :math:`A` is a
+  multichannel circular convolution, block-diagonalized by the DFT, so
+  :math:`\lVert A\rVert_2 = \max_f \sigma_1(\hat K(f))` over the :math:`\prod N` frequencies, where
+  :math:`\hat K(f)` is the :math:`C_{out}\times C_{in}/g` matrix of the kernel's DFT (block diagonal over
+  groups). Exact up to the SVD's rounding.
+* **Any other case**: lower bound from a Lanczos SVD (ARPACK through ``scipy.sparse.linalg.svds``)
+  of the map, applied with the layer's own conv and its exact adjoint (autograd's vector-Jacobian
+  product); the returned vector's Rayleigh quotient :math:`\lVert Av\rVert/\lVert v\rVert` is a valid
+  lower bound. Upper bound: zero padding then the convolution is a row restriction of a circular
+  convolution on any length :math:`M \ge N + p` per dimension (no output reads a wrapped input), and
+  striding only removes rows, so :math:`\lVert A\rVert_2 \le \min_M \max_f \sigma_1(\hat K_M(f))`.
+  Reflect/replicate padding first apply a 0/1 padding map :math:`P` with
+  :math:`\lVert P\rVert_2 = \sqrt{\max\text{copies of one input}}`, so the bound is multiplied by it.
+  Small maps (at most ``EXPLICIT_MAX`` inputs and outputs) are instead built explicitly and given the
+  certified Gram-squaring bracket of :mod:`normtheory.audit._certify`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from normtheory.audit._certify import SigmaBracket, sigma_bracket
+
+EXPLICIT_MAX = 1536
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """What defines the linear map of a convolution layer at one input size."""
+
+    in_channels: int
+    spatial: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int
+    padding_mode: str
+
+    @property
+    def dims(self) -> int:
+        return len(self.spatial)
+
+
+def apply_conv(weight: torch.Tensor, x: torch.Tensor, geo: ConvGeometry) -> torch.Tensor:
+    """The layer's linear part: pad as torch's ConvNd does, then convolve without bias."""
+    conv = _CONV[geo.dims]
+    if geo.padding_mode != "zeros":
+        pad = [p for q in reversed(geo.padding) for p in (q, q)]
+        x = F.pad(x, pad, mode=geo.padding_mode)
+        return conv(x, weight, None, geo.stride, 0, geo.dilation, geo.groups)
+    return conv(x, weight, None, geo.stride, geo.padding, geo.dilation, geo.groups)
+
+
+def kernel_extent(weight: torch.Tensor, geo: ConvGeometry) -> tuple[int, ...]:
+    return tuple(d * (k - 1) + 1 for d, k in zip(geo.dilation, weight.shape[2:]))
+
+
+def circulant_norm(weight: torch.Tensor, size: tuple[int, ...], geo: ConvGeometry) -> float:
+    r"""max_f sigma_1(K_hat(f)) of the circular convolution on ``size`` (kernel dilated, per group)."""
+    out_ch, in_g = weight.shape[:2]
+    g = geo.groups
+    kern = torch.zeros((out_ch, in_g) + tuple(size), dtype=torch.float64)
+    index = (slice(None), slice(None)) + tuple(
+        slice(0, d * (k - 1) + 1, d) for d, k in zip(geo.dilation, weight.shape[2:]))
+    kern[index] = weight.detach().to(torch.float64)
+    spectrum = torch.fft.fftn(kern, dim=tuple(range(2, 2 + geo.dims)))
+    blocks = spectrum.reshape((g, out_ch // g, in_g) + tuple(size))
+    blocks = blocks.permute((0,) + tuple(range(3, 3 + geo.dims)) + (1, 2))
+    return float(torch.linalg.matrix_norm(blocks, ord=2).max())
+
+
+def _padding_copies(geo: ConvGeometry) -> float:
+    """||P||_2 of the padding map: sqrt of the most copies of one input entry."""
+    copies = 1
+    for n, p in zip(geo.spatial, geo.padding):
+        if p == 0:
+            continue
+        if geo.padding_mode == "reflect":
+            copies *= 2
+        elif geo.padding_mode == "replicate":
+            copies *= p + 1
+        elif geo.padding_mode == "circular":
+            copies *= 1 + math.ceil(2 * p / n)
+    return math.sqrt(copies)
+
+
+def fft_upper_bound(weight: torch.Tensor, geo: ConvGeometry) -> float:
+    """Rigorous upper bound via circulant embeddings (see the module docstring); min over a few M."""
+    ext = kernel_extent(weight, geo)
+    base = [max(n + p, e) for n, p, e in zip(geo.spatial, geo.padding, ext)]
+    if geo.padding_mode != "zeros":  # pad explicitly, then a valid convolution on the padded size
+        base = [max(n + 2 * p, e) for n, p, e in zip(geo.spatial, geo.padding, ext)]
+    best = math.inf
+    for extra in range(0, 3):
+        size = tuple(b + extra for b in base)
+        best = min(best, circulant_norm(weight, size, geo))
+    return best * (1 + 1e-12) * (_padding_copies(geo) if geo.padding_mode != "zeros" else 1.0)
+    # 1e-12: the FFT and the small SVDs are backward stable with errors ~ (log M + k) eps relative.
+
+
+def is_exact_circular(weight: torch.Tensor, geo: ConvGeometry) -> bool:
+    ext = kernel_extent(weight, geo)
+    return (geo.padding_mode == "circular" and all(s == 1 for s in geo.stride)
+            and all(2 * p == e - 1 for p, e in zip(geo.padding, ext))
+            and all(n >= e for n, e in zip(geo.spatial, ext)))
+
+
+def is_pointwise(weight: torch.Tensor, geo: ConvGeometry) -> bool:
+    """A 1x1 kernel with zero padding: A = blockdiag(W_g) applied per selected pixel, norm sigma_1(W)."""
+    return all(k == 1 for k in weight.shape[2:]) and (geo.padding_mode == "zeros" or
+                                                         all(p == 0 for p in geo.padding))
+
+
+def _explicit(weight: torch.Tensor, geo: ConvGeometry) -> torch.Tensor:
+    n_in = geo.in_channels * math.prod(geo.spatial)
+    eye = torch.eye(n_in, dtype=torch.float64).reshape((n_in, geo.in_channels) + geo.spatial)
+    out = apply_conv(weight, eye, geo)
+    return out.reshape(n_in, -1).T
+
+
+def lanczos_lower(weight: torch.Tensor, geo: ConvGeometry, *, rtol: float, seed: int = 0) -> float:
+    """Rayleigh-quotient lower bound from ARPACK's top singular vector of the conv map."""
+    from scipy.sparse.linalg import LinearOperator, svds
+
+    shape_in = (1, geo.in_channels) + geo.spatial
+    x0 = torch.zeros(shape_in, dtype=torch.float64, requires_grad=True)
+    out_shape = apply_conv(weight, x0, geo).shape
+    n_in, n_out = math.prod(shape_in), math.prod(out_shape)
+
+    def matvec(v):
+        x = torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64).reshape(shape_in))
+        return apply_conv(weight, x, geo).reshape(-1).numpy()
+
+    def rmatvec(v):
+        y = torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64).reshape(out_shape))
+        _, vjp = torch.func.vjp(lambda x: apply_conv(weight, x, geo), x0.detach())
+        return vjp(y)[0].reshape(-1).numpy()
+
+    op = LinearOperator((n_out, n_in), matvec=matvec, rmatvec=rmatvec, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    v0 = rng.standard_normal(min(n_in, n_out) if n_out < n_in else n_in)
+    try:
+        _, _, vt = svds(op, k=1, tol=rtol * 1e-2, v0=v0 if n_out >= n_in else None,
+                        random_state=seed, maxiter=2000)
+        v = vt[0]
+    except Exception:  # ARPACK failed to converge: fall back to plain power iteration
+        v = rng.standard_normal(n_in)
+        for _ in range(200):
+            v = rmatvec(matvec(v))
+            v /= np.linalg.norm(v)
+    av = np.linalg.norm(matvec(v))
+    return float(av / np.linalg.norm(v)) * (1 - 1e-12)
+    # 1e-12: relative rounding of one conv (<= k*C*eps ~ 1e-12 for C*prod k <= 4e3) and two norms.
+
+
+def conv_operator_norm(weight: torch.Tensor, geo: ConvGeometry, *, rtol: float = 1e-6,
+                       matrix: SigmaBracket | None = None) -> tuple[SigmaBracket, bool]:
+    """Bracket on ||A||_2 of the conv map; returns (bracket, exact) with ``exact`` for the FFT case."""
+    weight = weight.detach().to(torch.float64)
+    reads_input = all(any(0 <= o * s - p < n for o in range((n + 2 * p - 1) // s + 1))
+                      for n, s, p in zip(geo.spatial, geo.stride, geo.padding))
+    if is_pointwise(weight, geo) and reads_input:
+        groups = weight.reshape(geo.groups, weight.shape[0] // geo.groups, weight.shape[1])
+        if geo.groups == 1 and matrix is not None:
+            return SigmaBracket(matrix.lower, matrix.upper, "1x1 kernel: sigma_1 of the matrix", matrix.iterations), True
+        br = [sigma_bracket(b, rtol=rtol) for b in groups]
+        return SigmaBracket(max(b.lower for b in br), max(b.upper for b in br),
+                            "1x1 kernel: max over groups of sigma_1", max(b.iterations for b in br)), True
+    if is_exact_circular(weight, geo):
+        value = circulant_norm(weight, geo.spatial, geo)
+        return SigmaBracket(value * (1 - 1e-12), value * (1 + 1e-12), "FFT (circular, exact)", 0), True
+    n_in = geo.in_channels * math.prod(geo.spatial)
+    upper = fft_upper_bound(weight, geo)
+    if n_in <= EXPLICIT_MAX:
+        a = _explicit(weight, geo)
+        if a.shape[0] <= EXPLICIT_MAX:
+            br = sigma_bracket(a, rtol=rtol)
+            return SigmaBracket(br.lower, min(br.upper, upper), "explicit matrix, Gram squaring",
+                                br.iterations), False
+    lower = lanczos_lower(weight, geo, rtol=rtol)
+    return SigmaBracket(lower, max(upper, lower), "Lanczos lower / circulant-embedding upper", 0), False
+
+
+def analytic_bounds(weight: torch.Tensor, geo: ConvGeometry, matrix: SigmaBracket) -> dict:
+    r"""Known bounds between ||A||_2 and sigma_1(R) (R the reshaped kernel).
+
+    * Upper, zero padding: A = R U with U the im2col map; an input entry is read by at most
+      :math:`c = \prod_i \lceil k_i / (s_i/\gcd(s_i, d_i)) \rceil` windows, so
+      :math:`\lVert U\rVert_2 \le \sqrt c` and :math:`\lVert A\rVert_2 \le \sqrt c\,\sigma_1(R)`
+      (for stride 1: :math:`\sqrt{\prod k_i}`).
+    * Lower, exact circular case (N >= extent): by Parseval, for the top left singular vector u of
+      R, :math:`\operatorname{mean}_f \lVert \hat K(f)^H u\rVert^2 = \lVert R^H u\rVert^2`, so
+      :math:`\lVert A\rVert_2 \ge \sigma_1(R)`.
+    """
+    out: dict = {}
+    if geo.padding_mode == "zeros" or is_exact_circular(weight, geo):
+        c = math.prod(math.ceil(k / (s // math.gcd(s, d))) for k, s, d in
+                      zip(weight.shape[2:], geo.stride, geo.dilation))
+        out["upper_sqrt_windows_times_sigma_R"] = math.sqrt(c) * matrix.upper
+        out["windows_per_input"] = c
+    if is_exact_circular(weight, geo):
+        out["lower_sigma_R_circular"] = matrix.lower
+    return out
+
+
+__all__ = ["ConvGeometry", "apply_conv", "conv_operator_norm", "analytic_bounds", "circulant_norm",
+           "fft_upper_bound", "kernel_extent", "lanczos_lower"]
