@@ -117,21 +117,30 @@ def theorem1_lr_lambda(*, lr: float, lam: float, p0: float = 1.0) -> Callable[[i
     return factor
 
 
-def momentum_scales(steps: int, *, lr: float, lam: float, momentum: float, p0: float = 1.0) -> np.ndarray:
-    r""":math:`c_0..c_{steps}` of the momentum equivalence (module docstring); may turn non-positive."""
-    check_int_at_least(steps, "steps", 0)
+def _momentum_ratios(steps: int, *, lr: float, lam: float, momentum: float) -> np.ndarray:
+    r"""Ratios :math:`r_t = c_{t+1}/c_t` for t = 0..steps-1: :math:`r_0 = 1-\eta\lambda`,
+    :math:`r_{t} = (1+\mu-\eta\lambda) - \mu / r_{t-1}` (no under/overflow, unlike c_t itself)."""
     q = _check_decay(lr, lam)
     mu = check_nonnegative(momentum, "momentum")
     if not mu < 1:
         raise ValueError(f"momentum must be < 1, got {momentum}")
-    p0 = check_positive(p0, "p0")
-    c = np.empty(steps + 1)
-    c[0] = p0
-    if steps >= 1:
-        c[1] = q * p0
+    r = np.empty(steps)
+    if steps:
+        r[0] = q
     for t in range(1, steps):
-        c[t + 1] = (1 + mu - lr * lam) * c[t] - mu * c[t - 1]
-    return c
+        r[t] = (1 + mu - lr * lam) - mu / r[t - 1] if r[t - 1] > 0 else np.nan
+    return r
+
+
+def momentum_scales(steps: int, *, lr: float, lam: float, momentum: float, p0: float = 1.0) -> np.ndarray:
+    r""":math:`c_0..c_{steps}` of the momentum equivalence (module docstring); NaN after the first
+    step where :math:`c_t` would turn non-positive (see :func:`momentum_multipliers`)."""
+    check_int_at_least(steps, "steps", 0)
+    p0 = check_positive(p0, "p0")
+    r = _momentum_ratios(steps, lr=lr, lam=lam, momentum=momentum)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logc = np.concatenate([[0.0], np.cumsum(np.log(np.where(r > 0, r, np.nan)))])
+    return p0 * np.exp(logc)
 
 
 @dataclass(frozen=True)
@@ -150,10 +159,11 @@ def momentum_multipliers(steps: int, *, lr: float, lam: float, momentum: float,
     heavy-ball SGD with coupled L2 decay (zero initial buffers). ``valid`` is False when some
     :math:`c_t \le 0`: then no positive schedule exists along this construction."""
     check_int_at_least(steps, "steps", 1)
+    r = _momentum_ratios(steps, lr=lr, lam=lam, momentum=momentum)
+    bad = np.nonzero(~(r > 0))[0]
+    first = int(bad[0]) + 1 if bad.size else None  # index of the first c_t <= 0
     c = momentum_scales(steps, lr=lr, lam=lam, momentum=momentum, p0=p0)
-    bad = np.nonzero(c <= 0)[0]
-    first = int(bad[0]) if bad.size else None
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         d = 1.0 / (c[:-1] * c[1:])
     return MomentumSchedule(multipliers=d, scales=c, valid=first is None, first_nonpositive=first)
 
@@ -174,3 +184,113 @@ def momentum_lr_lambda(steps: int, *, lr: float, lam: float, momentum: float,
         return float(d[t])
 
     return factor
+
+
+# ----------------------------------------------------------------------------------------------
+# Lecture 5 (issue 6, lecture helper): the exponential learning-rate schedule of Li and Arora (2020)
+# and the weight-decay equilibrium. Checked by normtheory/claims/lecture_schedules.py.
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExponentialSchedule:
+    r"""Li and Arora's exponential learning rate, replacing weight decay on a scale-invariant loss.
+
+    Attributes:
+        alpha: the larger root of :math:`x^2 - (1 + \mu - \eta\lambda)x + \mu = 0`
+            (:math:`1 - \eta\lambda` without momentum).
+        multipliers: :math:`\alpha^{-(2t+1)}` for steps :math:`t = 0..steps-1`; the decay-free run
+            uses learning rate :math:`\eta\,\alpha^{-(2t+1)}` at step :math:`t`.
+        scales: :math:`\alpha^{-t}`, :math:`t = 0..steps`: the decay-free weights are
+            ``scales[t]`` times the weight-decay run's weights.
+        initial_buffer_factor: the decay-free run's momentum buffer must start at
+            ``initial_buffer_factor * w_0`` (torch convention: the first step forms
+            :math:`\mu b_0 + g`); it is :math:`(1 - 1/\alpha)/\eta`, and 0 without momentum.
+    """
+
+    alpha: float
+    multipliers: np.ndarray
+    scales: np.ndarray
+    initial_buffer_factor: float
+
+
+def exponential_lr_schedule(steps: int, *, lr: float, lam: float, momentum: float = 0.0) -> ExponentialSchedule:
+    r"""The exponential schedule under which decay-free (heavy-ball) SGD reproduces SGD with weight
+    decay on a scale-invariant loss (Li and Arora 2020; Lecture 5, "Counteracting the implicit LR
+    effect").
+
+    Run A (decay): :math:`b_{t+1} = \mu b_t + \nabla L(w_t) + \lambda w_t`,
+    :math:`w_{t+1} = w_t - \eta b_{t+1}`, :math:`b_0 = 0`.
+    Run B (no decay): :math:`\tilde b_{t+1} = \mu\tilde b_t + \nabla L(x_t)`,
+    :math:`x_{t+1} = x_t - \eta_t \tilde b_{t+1}`, :math:`x_0 = w_0`.
+    With :math:`\nabla L(c x) = \nabla L(x)/c` (degree -1), the ansatz :math:`x_t = \alpha^{-t} w_t`
+    turns B's recursion :math:`x_{t+1} = x_t + \mu\tfrac{\eta_t}{\eta_{t-1}}(x_t - x_{t-1}) -
+    \eta_t\nabla L(x_t)` into A's, :math:`w_{t+1} = (1 + \mu - \eta\lambda)w_t - \mu w_{t-1} -
+    \eta\nabla L(w_t)`, exactly when :math:`\eta_t = \eta\alpha^{-(2t+1)}` and
+    :math:`\alpha + \mu/\alpha = 1 + \mu - \eta\lambda`; the first step matches when
+    :math:`\tilde b_0 = (1 - 1/\alpha)\,w_0/\eta` (zero without momentum). So
+    :math:`x_t/\lVert x_t\rVert = w_t/\lVert w_t\rVert` at every step. Without momentum this is
+    Theorem 1's schedule (:func:`theorem1_multipliers` with ``p0 = 1``). With zero initial buffers
+    use :func:`momentum_multipliers` instead, whose ratio :math:`c_{t+1}/c_t` tends to
+    :math:`\alpha`.
+
+    Raises:
+        ValueError: lr <= 0, lam < 0, lr*lam >= 1, momentum outside [0, 1), complex roots
+            (:math:`(1 + \mu - \eta\lambda)^2 < 4\mu`, i.e. :math:`\eta\lambda > (1-\sqrt\mu)^2`).
+    """
+    check_int_at_least(steps, "steps", 1)
+    _check_decay(lr, lam)
+    mu = check_nonnegative(momentum, "momentum")
+    if not mu < 1:
+        raise ValueError(f"momentum must be < 1, got {momentum}")
+    beta = 1 + mu - lr * lam
+    disc = beta * beta - 4 * mu
+    if disc < 0:
+        raise ValueError(f"no real alpha: lr*lam = {lr * lam:g} > (1 - sqrt(momentum))^2 = {(1 - mu**0.5)**2:g}")
+    alpha = (beta + math.sqrt(disc)) / 2
+    t = np.arange(steps + 1, dtype=np.float64)
+    log_alpha = math.log(alpha)
+    if -(2 * steps + 1) * log_alpha > 709:
+        raise OverflowError(f"alpha^-(2t+1) leaves the float64 range before step {steps}")
+    return ExponentialSchedule(alpha=alpha, multipliers=np.exp(-(2 * t[:-1] + 1) * log_alpha),
+                               scales=np.exp(-t * log_alpha), initial_buffer_factor=(1 - 1 / alpha) / lr)
+
+
+@dataclass(frozen=True)
+class WeightDecayEquilibrium:
+    r"""Fixed point of :math:`s_{t+1} = (1-\eta\lambda)^2 s_t + \eta^2 G^2/s_t`, :math:`s = \lVert w\rVert^2`.
+
+    Attributes:
+        norm_sq: :math:`s^* = \eta G/\sqrt{\eta\lambda(2-\eta\lambda)}`.
+        effective_lr: :math:`\eta/s^* = \sqrt{\eta\lambda(2-\eta\lambda)}/G` (Lecture 5's
+            :math:`\alpha/\lVert w\rVert^2`).
+        angular_update: :math:`\eta G/s^* = \sqrt{\eta\lambda(2-\eta\lambda)} \approx \sqrt{2\eta\lambda}`,
+            the length of the step of :math:`\hat w` (independent of G).
+        relaxation: :math:`2(1-\eta\lambda)^2 - 1 \approx 1 - 4\eta\lambda`, the factor by which
+            :math:`s_t - s^*` shrinks per step near the fixed point.
+    """
+
+    norm_sq: float
+    effective_lr: float
+    angular_update: float
+    relaxation: float
+
+
+def weight_decay_equilibrium(*, lr: float, lam: float, grad_norm: float) -> WeightDecayEquilibrium:
+    r"""Equilibrium of plain SGD with coupled weight decay on a scale-invariant weight.
+
+    Because :math:`\nabla L(w) \perp w` and :math:`\lVert\nabla L(w)\rVert = G/\lVert w\rVert` with
+    :math:`G = \lVert\nabla L(\hat w)\rVert`, :math:`w_{t+1} = (1-\eta\lambda)w_t - \eta\nabla L(w_t)`
+    gives exactly :math:`s_{t+1} = (1-\eta\lambda)^2 s_t + \eta^2 G^2/s_t`; for constant G its
+    fixed point and linear rate are the fields of :class:`WeightDecayEquilibrium`
+    (derivation: ``proofs/lecture_equilibrium.py``).
+
+    Raises:
+        ValueError: lr <= 0, lam <= 0, lr*lam >= 1, grad_norm <= 0.
+    """
+    q = _check_decay(lr, lam)
+    check_positive(lam, "lam")
+    g = check_positive(grad_norm, "grad_norm")
+    root = math.sqrt(lr * lam * (2 - lr * lam))
+    s = lr * g / root
+    return WeightDecayEquilibrium(norm_sq=s, effective_lr=lr / s, angular_update=root, relaxation=2 * q * q - 1)
