@@ -167,7 +167,7 @@ def _top_pair_np(M: np.ndarray) -> tuple[float, np.ndarray]:
     m, n = M.shape
     A = M if n <= m else M.T  # work with the smaller Gram matrix, k x k
     k = A.shape[1]
-    if k <= 256:
+    if k <= 1024:
         _, vecs = eigh(A.T @ A)  # full (cheap at this size; LAPACK's subset driver can
         x = vecs[:, -1]          # return no eigenpair for exactly clustered spectra)
     else:
