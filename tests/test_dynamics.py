@@ -1,0 +1,95 @@
+"""normtheory.dynamics: effective learning rate, Theorem 1's and the momentum schedules, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+from normtheory import dynamics as dy
+from normtheory.claims._roundoff import EPS64
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 30), c=st.floats(-6, 6).map(lambda e: 10.0 ** e),
+       form=st.sampled_from(["wn", "ws"]), power=st.sampled_from([1, 2]))
+def test_effective_lr_scales_as_inverse_power(seed, n, c, form, power):
+    w = torch.from_numpy(np.random.default_rng(seed).standard_normal((4, n)))
+    base = dy.effective_learning_rate(0.1, w, form=form, power=power)
+    scaled = dy.effective_learning_rate(0.1, c * w, form=form, power=power)
+    assert torch.allclose(scaled * c**power, base, rtol=8 * (n + 10) * EPS64)
+
+
+def test_effective_lr_values_and_broken_variant():
+    w = torch.tensor([[3.0, 4.0], [1.0, -1.0]], dtype=torch.float64)
+    assert torch.allclose(dy.effective_learning_rate(0.5, w), torch.tensor([0.1, 0.5 / 2**0.5], dtype=torch.float64))
+    assert torch.allclose(dy.effective_learning_rate(0.5, w, power=2), torch.tensor([0.02, 0.25], dtype=torch.float64))
+    assert torch.allclose(dy.effective_learning_rate(0.5, w, form="ws"), torch.tensor([1.0, 0.5], dtype=torch.float64))
+    # the sample std (n-1) is not the paper's spread: the value check notices
+    assert not torch.allclose(0.5 / w.std(dim=1), dy.effective_learning_rate(0.5, w, form="ws"))
+
+
+@given(lr=st.floats(1e-3, 1.0), lam=st.floats(0.0, 0.5), steps=st.integers(1, 200))
+def test_theorem1_multipliers_closed_form(lr, lam, steps):
+    d = dy.theorem1_multipliers(steps, lr=lr, lam=lam)
+    q = 1 - lr * lam
+    expected = q ** -(2 * np.arange(steps) + 1.0)
+    assert np.allclose(d, expected, rtol=8 * steps * EPS64)
+    f = dy.theorem1_lr_lambda(lr=lr, lam=lam)
+    assert math.isclose(f(steps - 1), d[-1], rel_tol=8 * steps * EPS64)
+
+
+@given(lr=st.floats(1e-3, 1.0), lam=st.floats(0.0, 0.5), steps=st.integers(1, 100))
+def test_momentum_zero_reduces_to_theorem1(lr, lam, steps):
+    s = dy.momentum_multipliers(steps, lr=lr, lam=lam, momentum=0.0)
+    assert s.valid
+    assert np.allclose(s.multipliers, dy.theorem1_multipliers(steps, lr=lr, lam=lam), rtol=16 * steps * EPS64)
+
+
+def test_momentum_schedule_differs_from_theorem1_with_momentum():
+    s = dy.momentum_multipliers(50, lr=0.1, lam=0.02, momentum=0.9)
+    assert not np.allclose(s.multipliers, dy.theorem1_multipliers(50, lr=0.1, lam=0.02), rtol=1e-6)
+
+
+@given(mu=st.floats(0.05, 0.99), frac=st.floats(0.05, 20.0))
+def test_momentum_schedule_exists_iff_below_edge(mu, frac):
+    edge = (1 - mu**0.5) ** 2
+    if abs(frac - 1) < 0.05 or frac * edge >= 1:
+        return  # too close to the edge to decide in a finite horizon / lr*lam >= 1 is refused
+    s = dy.momentum_multipliers(20000, lr=1.0, lam=frac * edge, momentum=mu)
+    assert s.valid == (frac < 1)
+
+
+def test_lr_lambda_works_with_lambdalr():
+    p = torch.nn.Parameter(torch.ones(3))
+    opt = torch.optim.SGD([p], lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, dy.momentum_lr_lambda(5, lr=0.1, lam=0.01, momentum=0.5))
+    lrs = []
+    for _ in range(5):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    d = dy.momentum_multipliers(5, lr=0.1, lam=0.01, momentum=0.5).multipliers
+    assert np.allclose(lrs, 0.1 * d)
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda: dy.effective_learning_rate(0.0, torch.ones(2, 3)), ValueError, "lr"),
+    (lambda: dy.effective_learning_rate(0.1, torch.zeros(2, 3)), ValueError, "zero norm"),
+    (lambda: dy.effective_learning_rate(0.1, torch.ones(2, 3), form="ws"), ValueError, "zero spread"),
+    (lambda: dy.effective_learning_rate(0.1, torch.ones(2, 3), form="bn"), ValueError, "form"),
+    (lambda: dy.effective_learning_rate(0.1, torch.ones(2, 3), power=3), ValueError, "power"),
+    (lambda: dy.effective_learning_rate(0.1, torch.ones(2, 3, dtype=torch.int32)), TypeError, "floating"),
+    (lambda: dy.theorem1_multipliers(0, lr=0.1, lam=0.1), ValueError, "steps"),
+    (lambda: dy.theorem1_multipliers(5, lr=0.1, lam=10.0), ValueError, "lr \\* lam"),
+    (lambda: dy.theorem1_multipliers(5, lr=-0.1, lam=0.1), ValueError, "lr"),
+    (lambda: dy.theorem1_lr_lambda(lr=0.5, lam=1.0)(2000), OverflowError, "float64"),
+    (lambda: dy.momentum_multipliers(5, lr=0.1, lam=0.1, momentum=1.0), ValueError, "momentum"),
+    (lambda: dy.momentum_lr_lambda(100, lr=0.1, lam=0.5, momentum=0.9), ValueError, "no positive schedule"),
+    (lambda: dy.momentum_lr_lambda(5, lr=0.1, lam=0.01, momentum=0.5)(7), IndexError, "outside"),
+])
+def test_bad_input_raises(call, err, match):
+    with pytest.raises(err, match=match):
+        call()
