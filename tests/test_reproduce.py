@@ -186,10 +186,11 @@ def test_norm_scaling_decisions_follow_the_numbers():
     good = norm_scaling_decisions(_ns_runs(("spectral", "frobenius", "none")))
     assert good["sigma_order"] and good["spread_order"] and good["rank_spectral_gt_frobenius"]
     assert good["frobenius_beats_none"] and good["spectral_smallest_gap_mlps"]
+    assert good["spectral_lowest_sigma"]
     # broken variant: the conditions' numbers reversed -> every ordering flips
     bad = norm_scaling_decisions(_ns_runs(("none", "frobenius", "spectral")))
     assert not (bad["sigma_order"] or bad["spread_order"] or bad["rank_spectral_gt_frobenius"]
-                or bad["spectral_smallest_gap_mlps"])
+                or bad["spectral_smallest_gap_mlps"] or bad["spectral_lowest_sigma"])
 
 
 def _sw(norm, opt, lam, eps, failed, acc=0.9):
@@ -246,3 +247,34 @@ def test_cost_decisions_follow_the_numbers():
 def test_full_form_runs(name):
     res = experiments.run(name)
     assert res["form"] == "full" and res["decisions"]
+
+
+@pytest.mark.parametrize("mode", ["frobenius", "spectral"])
+def test_loop_norm_scaling_matches_the_library(mode):
+    scaling = pytest.importorskip("normtheory.scaling")
+    from normtheory.reproduce.norm_scaling import LoopNormScaling
+    torch.manual_seed(0)
+    # a clear spectral gap (sigma = 3, 1, ...) so 20 warm-started steps reach float64 round-off
+    u, _ = torch.linalg.qr(torch.randn(16, 16, dtype=torch.float64))
+    v, _ = torch.linalg.qr(torch.randn(10, 10, dtype=torch.float64))
+    sv = torch.cat([torch.tensor([3.0]), torch.linspace(1, 0.1, 9)]).double()
+    base = u[:, :10] @ torch.diag(sv) @ v.T
+    a, b = torch.nn.Parameter(base.clone()), torch.nn.Parameter(base.clone())
+    ours = LoopNormScaling([a], mode)
+    lib = scaling.NormScaling([b], mode=mode, iters=20)
+    assert ours.targets[0] == pytest.approx(lib.targets[0], rel=1e-12)
+    with torch.no_grad():
+        bump = 0.05 * torch.randn(16, 10, dtype=torch.float64)
+        a.add_(bump), b.add_(bump)
+    ours.step(), lib.step()
+    # both converge to the same rank-one correction: on W^T W the error shrinks by (1/3)^2 per
+    # step (the bump moves sigma_2/sigma_1 only slightly), so 20 steps reach ~1e-19 relative
+    assert (a - b).abs().max() < 1e-12
+    # broken variant: a step with too few iterations from a cold start differs visibly
+    c = torch.nn.Parameter(base.clone() + bump)
+    cold = LoopNormScaling([c], mode, iters=1)
+    cold.targets = list(ours.targets)
+    if mode == "spectral":
+        cold.v = [torch.ones(10, dtype=torch.float64)]
+        cold.step()
+        assert (c - b).abs().max() > 1e-6

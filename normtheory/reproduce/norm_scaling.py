@@ -8,8 +8,10 @@ from the blog's scaled orthogonal init (orthogonal times sqrt(d_out/d_in)), in a
 Training as in the blog, shortened: Adam, lr 1e-3, no weight decay, batch 64, cross-entropy, lr x 0.1
 at 30% and 60% of the epochs (the blog: epochs 60 and 120 of 200); 30 epochs in the full form.
 Conditions: no scaling; Frobenius Norm Scaling; spectral Norm Scaling, both applied to every weight
-(convolution kernels viewed as out x in*kh*kw) after each optimizer step by
-:class:`normtheory.scaling.NormScaling` with its default estimator settings.
+(convolution kernels viewed as out x in*kh*kw) after each optimizer step, targets = the norms after
+the init. The spectral step uses 20 warm-started power-iteration steps per layer
+(:class:`LoopNormScaling`, the same definitions as :class:`normtheory.scaling.NormScaling`, which
+was too slow on this CPU to train with; see its docstring).
 
 Measured: test/train accuracy and loss at the end; every weight's spectral norm (exact, float64 SVD)
 after every epoch; at the end each weight's entry standard deviation, stable rank
@@ -28,7 +30,9 @@ Decisions (per model, means over seeds; "supports" when it holds for every model
 
 Cost (``scaling-cost``): median wall time of one full training step (forward, backward, Adam,
 scaling) for ``mlp5`` at widths 128 and 512, as a ratio to the unscaled step measured in the same
-run, interleaved round-robin: Frobenius scaling, our spectral scaling, and the blog's estimator
+run, interleaved round-robin: Frobenius scaling, our spectral scaling (:class:`LoopNormScaling`,
+20 warm-started iterations), ``normtheory.scaling.NormScaling(iters=20)`` where present
+("library"), and the blog's estimator
 (500 power-iteration steps per layer from a fresh random vector every step, then the rank-one
 correction). The blog reports spectral runs taking 400-1500% longer, i.e. ratios 5-16.
 """
@@ -53,6 +57,7 @@ __all__ = ["run_norm_scaling", "run_scaling_cost", "blog_spectral_step", "norm_s
 CONDITIONS = ("none", "frobenius", "spectral")
 BLOG_COST_RATIO = (5.0, 16.0)  # 400% .. 1500% longer
 MILESTONES = (0.3, 0.6)
+SPECTRAL_ITERS = 20
 
 
 def _as_matrix(w: torch.Tensor) -> torch.Tensor:
@@ -75,15 +80,26 @@ def _scaled_orthogonal_(model: nn.Module) -> str:
     return "normtheory.scaling" if scaled_orthogonal_ is not None else "local fallback"
 
 
-class _LocalScaling:
-    """Stop-gap Norm Scaling used only while normtheory.scaling is absent (same definitions)."""
+class LoopNormScaling:
+    """Norm Scaling as the training runs here use it: Frobenius rescaling, or the spectral rank-one
+    correction with ``iters`` warm-started power-iteration steps per layer (one matrix at a time).
 
-    def __init__(self, weights, mode):
-        self.weights, self.mode = list(weights), mode
+    Same definitions as :class:`normtheory.scaling.NormScaling` (targets = the norms at
+    construction). It exists because that class's batched power iteration runs ``torch.bmm`` on
+    (b, n, n) x (b, n, 1), which took ~24 ms per call on this 2-core CPU against ~0.3 ms for the
+    per-matrix products (a whole spectral step ~1 s instead of ~2 ms), too slow for 27 training runs.
+    ``tests/test_reproduce.py`` checks that both give the same step.
+    """
+
+    def __init__(self, weights, mode: str, *, iters: int = SPECTRAL_ITERS):
+        if mode not in ("frobenius", "spectral"):
+            raise ValueError(f"mode must be 'frobenius' or 'spectral', got {mode!r}")
+        self.weights, self.mode, self.iters = list(weights), mode, iters
         self.targets = [float(torch.linalg.matrix_norm(_as_matrix(w).double(),
                                                        "fro" if mode == "frobenius" else 2))
                         for w in self.weights]
-        self.v = [None] * len(self.weights)
+        self.v = [torch.randn(_as_matrix(w).shape[1], dtype=w.dtype) for w in self.weights] \
+            if mode == "spectral" else None
 
     @torch.no_grad()
     def step(self):
@@ -92,8 +108,8 @@ class _LocalScaling:
             if self.mode == "frobenius":
                 w.mul_(t / torch.linalg.matrix_norm(m))
                 continue
-            v = self.v[i] if self.v[i] is not None else torch.randn(m.shape[1], dtype=m.dtype)
-            for _ in range(20):
+            v = self.v[i]
+            for _ in range(self.iters):
                 v = m.T @ (m @ v)
                 v = v / torch.linalg.vector_norm(v)
             u = m @ v
@@ -103,12 +119,16 @@ class _LocalScaling:
 
 
 def _scaler(model: nn.Module, mode: str):
-    weights = weight_matrices(model)
+    return LoopNormScaling(weight_matrices(model), mode), f"LoopNormScaling(iters={SPECTRAL_ITERS})"
+
+
+def _library_scaler(weights, mode: str):
+    """normtheory.scaling.NormScaling with the same fixed iteration count, or None if absent."""
     try:
         from normtheory.scaling import NormScaling
     except ImportError:
-        return _LocalScaling(weights, mode), "local fallback"
-    return NormScaling(weights, mode=mode), "normtheory.scaling"
+        return None
+    return NormScaling(weights, mode=mode, iters=SPECTRAL_ITERS)
 
 
 @torch.no_grad()
@@ -216,6 +236,7 @@ def norm_scaling_decisions(runs: list[dict]) -> dict:
         per_model[model] = {
             "stats": s,
             "sigma_order_holds": _ordered(m["mean_sigma1"], ("spectral", "frobenius", "none")),
+            "spectral_lowest_sigma": min(m["mean_sigma1"], key=m["mean_sigma1"].get) == "spectral",
             "spread_order_holds": _ordered(m["sigma1_spread"], ("spectral", "frobenius", "none")),
             "rank_spectral_gt_frobenius": m["stable_rank"]["spectral"] > m["stable_rank"]["frobenius"],
             "frobenius_beats_none": m["test_acc"]["frobenius"] > m["test_acc"]["none"],
@@ -224,6 +245,7 @@ def norm_scaling_decisions(runs: list[dict]) -> dict:
     mlps = [k for k in per_model if k.startswith("mlp")]
     return {"per_model": per_model,
             "sigma_order": all(v["sigma_order_holds"] for v in per_model.values()),
+            "spectral_lowest_sigma": all(v["spectral_lowest_sigma"] for v in per_model.values()),
             "spread_order": all(v["spread_order_holds"] for v in per_model.values()),
             "rank_spectral_gt_frobenius": all(v["rank_spectral_gt_frobenius"]
                                               for v in per_model.values()),
@@ -233,7 +255,6 @@ def norm_scaling_decisions(runs: list[dict]) -> dict:
 
 def _time_steps(width: int, variant: str, steps: int, data, seed: int = 0) -> list[float]:
     torch.manual_seed(seed)
-    model = nn.Sequential(*build_model("mlp5", "none", width).children())
     model = build_model("mlp5", "none", width)
     _scaled_orthogonal_(model)
     weights = weight_matrices(model)
@@ -241,6 +262,8 @@ def _time_steps(width: int, variant: str, steps: int, data, seed: int = 0) -> li
     post = None
     if variant in ("frobenius", "spectral"):
         post = _scaler(model, variant)[0].step
+    elif variant == "library":
+        post = _library_scaler(weights, "spectral").step
     elif variant == "blog500":
         targets = [float(torch.linalg.matrix_norm(_as_matrix(w).double(), 2)) for w in weights]
         gen = torch.Generator().manual_seed(seed)
@@ -269,6 +292,8 @@ def run_scaling_cost(*, widths=(128, 512), steps: int = 20, repeats: int = 5,
     """Per-step time ratios to the unscaled step, measured interleaved in the same run."""
     data = load_digits_split()
     variants = ("none", "frobenius", "spectral", "blog500")
+    if _library_scaler([torch.ones(2, 2)], "frobenius") is not None:
+        variants += ("library",)
     cells = [(w, r) for w in widths for r in range(repeats)]
     if progress:
         from tqdm import tqdm
@@ -281,14 +306,18 @@ def run_scaling_cost(*, widths=(128, 512), steps: int = 20, repeats: int = 5,
     ratios = {w: {v: med[w][v] / med[w]["none"] for v in variants} for w in widths}
     result = {"experiment": "scaling-cost", "widths": list(widths), "steps": steps,
               "repeats": repeats, "median_step_seconds": med, "ratio_to_unscaled": ratios,
-              "threads": torch.get_num_threads()}
+              "threads": torch.get_num_threads(),
+              "scaling": _scaler(build_model("mlp3"), "spectral")[1],
+              "library_spectral_iters": SPECTRAL_ITERS if "library" in variants else None}
     result["decisions"] = cost_decisions(ratios)
     return result
 
 
 def cost_decisions(ratios: dict) -> dict:
     lo, hi = BLOG_COST_RATIO
+    lib = {str(w): r["library"] for w, r in ratios.items() if "library" in r}
     return {
+        "library_ratio": lib,
         "blog500_in_blog_range": {str(w): lo <= r["blog500"] <= hi for w, r in ratios.items()},
         "ours_cheaper_than_blog500": all(r["spectral"] < r["blog500"] for r in ratios.values()),
         "ours_in_blog_range": {str(w): lo <= r["spectral"] <= hi for w, r in ratios.items()},

@@ -53,6 +53,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from normtheory.regularizers import eps_shifted_l2
 from normtheory.reproduce.data import load_digits_split
 from normtheory.reproduce.models import NormLinear, build_model, normalized_weights
 from normtheory.reproduce.training import slice_scale, train
@@ -71,33 +72,10 @@ MILESTONES = (0.3, 0.6, 0.9)
 PAPER_DECAY_BUDGET = 1e-4 * ((0.1 + 0.01 + 0.001) * 30 + 0.0001 * 10) * 5005
 
 
-def _regularizer_impl() -> str:
-    try:
-        from normtheory.regularizers import eps_shifted_l2  # noqa: F401
-    except ImportError:
-        return "local fallback"
-    return "normtheory.regularizers"
-
-
 def eps_shifted_penalty(norm: str, weight: torch.Tensor, *, lam: float, eps: float) -> torch.Tensor:
-    """The eps-shifted L2 of paper Eq. (25) (WN) / Eq. (26) (WS), summed over output units.
-
-    Uses :func:`normtheory.regularizers.eps_shifted_l2` when that module is present; otherwise the
-    same formula locally (a stop-gap until the paper helper's module lands).
-    """
-    try:
-        from normtheory.regularizers import eps_shifted_l2
-    except ImportError:
-        eps_shifted_l2 = None
-    if eps_shifted_l2 is not None:
-        return eps_shifted_l2(weight, lam=lam, eps=eps, dim=0, form=norm)
-    flat = weight.reshape(weight.shape[0], -1)
-    if norm == "wn":
-        return 0.5 * lam * (torch.linalg.vector_norm(flat, dim=1) - eps).square().sum()
-    n = flat.shape[1]
-    mean = flat.mean(dim=1)
-    std = (flat - mean[:, None]).square().mean(dim=1).sqrt()
-    return 0.5 * lam * n * (mean.square() + (std - eps).square()).sum()
+    """The eps-shifted L2 of paper Eq. (25) (WN) / Eq. (26) (WS), summed over output units
+    (:func:`normtheory.regularizers.eps_shifted_l2` with ``form=norm``, ``dim=0``)."""
+    return eps_shifted_l2(weight, lam=lam, eps=eps, dim=0, form=norm)
 
 
 def _init(model: nn.Module) -> None:
@@ -166,7 +144,7 @@ def run_sweep(*, seeds: int = 3, epochs: int = 30, lambdas=LAMBDAS, norms=("wn",
     runs = [_one_run(n, o, lam, s, epochs=epochs, eps=e, data=data)
             for n, o, lam, s, e in _iterate(cells, progress)]
     result = {"experiment": "wd-sweep", "seeds": seeds, "epochs": epochs, "lambdas": list(lambdas),
-              "eps": eps, "regularizer": _regularizer_impl(), "runs": runs}
+              "eps": eps, "regularizer": "normtheory.regularizers.eps_shifted_l2", "runs": runs}
     result["decisions"] = sweep_decisions(runs)
     return result
 
@@ -218,7 +196,7 @@ def run_eps_sensitivity(*, seeds: int = 3, epochs: int = 30, eps_values=EPS_TABL
     runs = [_one_run("ws", "sgd", lam, s, epochs=epochs, eps=e, data=data)
             for e, s in _iterate(cells, progress)]
     result = {"experiment": "eps-sensitivity", "seeds": seeds, "epochs": epochs, "lambda": lam,
-              "eps_values": list(eps_values), "regularizer": _regularizer_impl(), "runs": runs}
+              "eps_values": list(eps_values), "regularizer": "normtheory.regularizers.eps_shifted_l2", "runs": runs}
     result["decisions"] = eps_decision(runs)
     return result
 
