@@ -168,6 +168,11 @@ def check_ws_constraint() -> Evidence:
 def shifted_minimum(kind: str, *, lam: float = 0.1, eps: float = 0.5, gtol: float = 1e-9) -> dict:
     """Minimize L(N(W)) + eps-shifted L2 over raw W with scipy (BFGS, float64) and report each unit's
     norm (WN) or mean and std (WS), and the objective vs min_A L(A) found from the same start."""
+    with single_thread():
+        return _shifted_minimum(kind, lam=lam, eps=eps, gtol=gtol)
+
+
+def _shifted_minimum(kind: str, *, lam: float, eps: float, gtol: float) -> dict:
     net = ScaleInvariantNet(kind, seed=5)
     w0 = net.init()
     shape = w0.shape
