@@ -120,7 +120,7 @@ def wd_sweep_figure():
             present = any(r for r in res["runs"] if (r["norm"], r["optimizer"], "eps" if r["eps"]
                           is not None else "L2") == rows[i] and r["lambda"] == lambdas[j])
             if not present:
-                ax.text(j, i, "n/a", ha="center", va="center", fontsize=7, color="w")
+                ax.text(j, i, "n/a", ha="center", va="center", fontsize=7, color="k")
             elif fails[i, j]:
                 ax.text(j, i, f"{fails[i, j]} failed", ha="center", va="center", fontsize=7,
                         color="r")
