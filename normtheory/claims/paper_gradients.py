@@ -284,6 +284,9 @@ def check_ws_eps_overflow() -> Evidence:
                   "||dW'/dW||_2 = 1/(v+eps) <= 1/eps for every spread v, because the term "
                   "(W_i-mean)^2/(n v (v+eps)) is at most v/(v+eps) <= 1. Overflow needs floating point: "
                   "(a) a format whose maximum is below ||g||/eps (float16: 65504 < 1e5 for eps = 1e-5), "
-                  "or (b) the variance underflowing to 0, where autograd of sqrt at 0 returns inf/NaN "
-                  "(an implementation artifact; a peak-scaled norm or the closed-form Jacobian avoids it).",
+                  "(b) float16's backward pass forming 1/(v+eps)^2, which overflows once v + eps < 65504^-1/2 "
+                  "~ 3.9e-3 although the final gradient is representable (measured: naive WS fails below "
+                  "spread ~3e-3 in float16), or (c) the variance underflowing to 0 (float32: spread "
+                  "<~ 1e-19..1e-23), where autograd of sqrt at 0 returns inf/NaN -- implementation "
+                  "artifacts that a peak-scaled norm or the closed-form Jacobian avoids.",
     )

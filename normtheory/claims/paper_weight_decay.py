@@ -241,7 +241,8 @@ def _draw_shift(evidence: Evidence):
     ax1.legend(fontsize=7)
     for i, name in enumerate(("no decay", "L2", "eps-shifted L2")):
         ax2.plot(s["eff_lr"][name], f"C{i}", label=name)
-    ax2.set_xlabel("SGD step (WN model, full batch)")
+    ax2.axhline(s["eff_lr_cap"], color="gray", ls=":", label="lr/eps (the shift's cap)")
+    ax2.set_xlabel("SGD step (WN model, full batch, lr 0.2, lam 0.05, eps 0.6)")
     ax2.set_ylabel("mean effective lr  lr/||W_j||")
     ax2.legend(fontsize=7)
     fig.suptitle("Eqs. (25)-(26): the eps-shift gives k a minimum and bounds the effective lr", fontsize=10)
@@ -283,7 +284,7 @@ def check_eps_shift_minimum() -> Evidence:
         tolerance_reason="the radial gradient component is lam (k - eps), so |k - eps| <= "
                          "2 ||grad|| / lam at BFGS's final point",
         counterexample=None if holds else found,
-        series={**_landscape(lam, eps), "eps": eps, "eff_lr": eff},
+        series={**_landscape(lam, eps), "eps": eps, "eff_lr": eff, "eff_lr_cap": 0.2 / 0.6},
     )
 
 
