@@ -32,9 +32,11 @@ def test_momentum_needs_the_derived_schedule():
 
 
 def test_momentum_regime_scan_consistent():
-    assert pt.momentum_regime_scan(steps=3000)["consistent"] in (True, False)  # runs
     scan = pt.momentum_regime_scan()
     assert scan["consistent"]
+    # broken variant: declaring every regime valid (ignoring c_t's sign) must be inconsistent
+    rows = [{**r, "valid": True} for r in scan["rows"]]
+    assert not all(r["valid"] == (r["lr_lam_over_edge"] <= 1) for r in rows)
 
 
 def test_adam_span_test_can_pass_and_fails_with_decay():
