@@ -382,24 +382,26 @@ def _import_factory(spec: str) -> Callable[[], nn.Module]:
     return getattr(module, func)
 
 
-def load_model(spec: str, *, factory: str | None = None, weights: str | None = None) -> nn.Module:
+def load_model(spec: str, *, factory: str | None = None, weights: str | None = None,
+               kwargs: dict | None = None) -> nn.Module:
     """Build the model named by ``spec``.
 
     ``spec`` is ``module.path:factory`` (or ``file.py:factory``), a file saved with ``torch.save``
     holding a ``state_dict`` (then ``factory`` builds the module it is loaded into), or
     ``torchvision:NAME`` / a torchvision model name (needs torchvision). ``weights`` optionally loads
-    a ``state_dict`` into a model built from a factory spec.
+    a ``state_dict`` into a model built from a factory spec; ``kwargs`` go to the factory.
     """
+    kwargs = kwargs or {}
     path = Path(spec)
     if path.suffix in (".pt", ".pth", ".bin") or (path.exists() and path.is_file()):
         if factory is None:
             raise AuditError(f"{spec}: a saved file needs --factory module:function to build the model")
         if not path.exists():
             raise AuditError(f"{spec}: no such file")
-        model = _call_factory(factory)
+        model = _call_factory(factory, kwargs)
         weights = spec
     elif ":" in spec and not spec.startswith("torchvision:"):
-        model = _call_factory(spec)
+        model = _call_factory(spec, kwargs)
     else:
         name = spec.split(":", 1)[-1]
         try:
@@ -425,8 +427,13 @@ def load_model(spec: str, *, factory: str | None = None, weights: str | None = N
     return model
 
 
-def _call_factory(spec: str) -> nn.Module:
-    model = _import_factory(spec)()
+def _call_factory(spec: str, kwargs: dict) -> nn.Module:
+    try:
+        model = _import_factory(spec)(**kwargs)
+    except AuditError:
+        raise
+    except Exception as err:
+        raise AuditError(f"factory {spec!r} failed: {type(err).__name__}: {err}") from err
     if not isinstance(model, nn.Module):
         raise AuditError(f"factory {spec!r} returned {type(model).__name__}, not an nn.Module")
     return model
@@ -444,12 +451,24 @@ def _parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+def _parse_kwargs(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"--kwargs must be a JSON object: {err}")
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"--kwargs must be a JSON object, got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL",
                         help="module.path:factory, file.py:factory, a saved state_dict file (with "
                              "--factory), or a torchvision model name (needs torchvision)")
     parser.add_argument("--factory", help="module.path:factory building the model a saved file is loaded into")
     parser.add_argument("--weights", help="a state_dict file to load into the factory's model")
+    parser.add_argument("--kwargs", type=_parse_kwargs, default={}, metavar="JSON",
+                        help='keyword arguments for the factory, e.g. \'{"arch": "resnet50"}\'')
     parser.add_argument("--input-shape", type=_parse_shape, metavar="C,H,W",
                         help="input shape without the batch dimension (needed for convolutions)")
     parser.add_argument("--rtol", type=float, default=1e-6, help="target relative bracket width")
@@ -462,7 +481,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     try:
-        model = load_model(args.model, factory=args.factory, weights=args.weights)
+        model = load_model(args.model, factory=args.factory, weights=args.weights, kwargs=args.kwargs)
         report = audit_model(model, args.input_shape, rtol=args.rtol, progress=not args.no_progress,
                              allow_unsupported=args.allow_unsupported)
     except AuditError as err:

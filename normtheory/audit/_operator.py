@@ -133,11 +133,11 @@ def _explicit(weight: torch.Tensor, geo: ConvGeometry) -> torch.Tensor:
 
 def lanczos_lower(weight: torch.Tensor, geo: ConvGeometry, *, rtol: float, seed: int = 0) -> float:
     """Rayleigh-quotient lower bound from ARPACK's top singular vector of the conv map."""
-    from scipy.sparse.linalg import LinearOperator, svds
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, svds
 
+    weight = weight.detach().to(torch.float64)
     shape_in = (1, geo.in_channels) + geo.spatial
-    x0 = torch.zeros(shape_in, dtype=torch.float64, requires_grad=True)
-    out_shape = apply_conv(weight, x0, geo).shape
+    out_shape = apply_conv(weight, torch.zeros(shape_in, dtype=torch.float64), geo).shape
     n_in, n_out = math.prod(shape_in), math.prod(out_shape)
 
     def matvec(v):
@@ -146,8 +146,9 @@ def lanczos_lower(weight: torch.Tensor, geo: ConvGeometry, *, rtol: float, seed:
 
     def rmatvec(v):
         y = torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64).reshape(out_shape))
-        _, vjp = torch.func.vjp(lambda x: apply_conv(weight, x, geo), x0.detach())
-        return vjp(y)[0].reshape(-1).numpy()
+        x = torch.zeros(shape_in, dtype=torch.float64, requires_grad=True)
+        (grad,) = torch.autograd.grad(apply_conv(weight, x, geo), x, y)  # the exact adjoint A^T y
+        return grad.reshape(-1).numpy()
 
     op = LinearOperator((n_out, n_in), matvec=matvec, rmatvec=rmatvec, dtype=np.float64)
     rng = np.random.default_rng(seed)
@@ -156,7 +157,7 @@ def lanczos_lower(weight: torch.Tensor, geo: ConvGeometry, *, rtol: float, seed:
         _, _, vt = svds(op, k=1, tol=rtol * 1e-2, v0=v0 if n_out >= n_in else None,
                         random_state=seed, maxiter=2000)
         v = vt[0]
-    except Exception:  # ARPACK failed to converge: fall back to plain power iteration
+    except ArpackNoConvergence:  # fall back to plain power iteration
         v = rng.standard_normal(n_in)
         for _ in range(200):
             v = rmatvec(matvec(v))
