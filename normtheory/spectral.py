@@ -161,15 +161,16 @@ def _as_numpy64(W: torch.Tensor) -> np.ndarray:
 def _top_pair_np(M: np.ndarray) -> tuple[float, np.ndarray]:
     """(sigma_1 estimate, unit right vector) of a float64 matrix: dense eigh of the Gram matrix for
     small sizes, Lanczos (ARPACK ``eigsh``) on the operator ``x -> M^T (M x)`` for large ones."""
-    from scipy.linalg import eigh
     from scipy.sparse.linalg import LinearOperator, eigsh
 
     m, n = M.shape
     A = M if n <= m else M.T  # work with the smaller Gram matrix, k x k
     k = A.shape[1]
     if k <= 1024:
-        _, vecs = eigh(A.T @ A)  # full (cheap at this size; LAPACK's subset driver can
-        x = vecs[:, -1]          # return no eigenpair for exactly clustered spectra)
+        # full symmetric eigensolver (torch/LAPACK syevd): cheap at this size, unlike LAPACK's
+        # subset (MRRR) driver, which is slow and can return no pair on exactly clustered spectra
+        At = torch.from_numpy(A)
+        x = torch.linalg.eigh(At.T @ At)[1][:, -1].numpy()
     else:
         op = LinearOperator((k, k), matvec=lambda y: A.T @ (A @ y), dtype=np.float64)
         start = np.random.default_rng(0).standard_normal(k)  # deterministic ARPACK start
@@ -185,8 +186,8 @@ def _top_pair_np(M: np.ndarray) -> tuple[float, np.ndarray]:
 def spectral_norm_reference(W: torch.Tensor) -> torch.Tensor:
     r"""Accurate ``sigma_1`` (float64) of ``(m, n)`` or ``(b, m, n)`` ``W`` without a full SVD.
 
-    The top eigenvector ``v`` of ``W^T W`` comes from a dense symmetric eigensolver restricted to
-    the top eigenpair (small sizes) or from Lanczos (ARPACK, residual tolerance at machine
+    The top eigenvector ``v`` of ``W^T W`` comes from a dense symmetric eigensolver of the smaller Gram matrix
+    (``min(m, n) <= 1024``) or from Lanczos (ARPACK, residual tolerance at machine
     precision); the value returned is ``||W v||``, which is a lower bound on ``sigma_1`` and
     matches it to a few ulps times the dimension when ``v`` is accurate. Cost: one Gram product
     plus a partial eigensolve (small) or O(iterations) mat-vecs (large), against the
