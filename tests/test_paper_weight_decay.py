@@ -51,3 +51,11 @@ def test_printed_eq27_eq28_pass_and_broken_variants_fail():
     assert pw.penalty_grad_gaps(k2, "wn", cases=10) > 1.0
     swapped = lambda w, lam, eps: pw.paper_eq27(w, lam, eps)  # the WN formula used for WS
     assert pw.penalty_grad_gaps(swapped, "ws", cases=10) > 1.0
+
+
+def test_norm_floor_holds_for_sgd_and_breaks_for_underdamped_momentum():
+    ok = pw.norm_floor_run("momentum", lr=0.1, lam=0.02, eps=0.1, steps=150)
+    bad = pw.norm_floor_run("momentum", lr=0.1, lam=0.1, eps=0.1, steps=150)
+    assert ok["min_norm_over_eps"] >= 1 - 1e-12
+    assert bad["min_norm_over_eps"] < 0.5
+    assert pw.norm_floor_run("sgd", lr=0.5, lam=2.0, eps=0.1, steps=50)["min_norm_over_eps"] >= 1 - 1e-12
