@@ -130,15 +130,15 @@ def test_operator_norm_brackets_dense_svd(case):
             assert true >= bound * (1 - REF_SLACK)
 
 
-def test_large_input_uses_lanczos_and_fft_bracket():
+def test_large_input_uses_power_lower_and_fft_upper():
     torch.manual_seed(1)
     layer = nn.Conv2d(2, 2, 3, padding=1, bias=False)
     geo = _operator.ConvGeometry(2, (28, 28), (1, 1), (1, 1), (1, 1), 1, "zeros")
     br, exact = _operator.conv_operator_norm(layer.weight, geo)
-    assert not exact and "Lanczos" in br.method
+    assert not exact and "power-iteration lower" in br.method
     true = _dense_operator_norm(layer, (2, 28, 28))
     assert _contains(br, true)
-    assert br.lower >= true * (1 - 1e-6)
+    assert br.lower >= true * (1 - 1e-3)  # 30 warm-started steps
 
 
 def test_operator_norm_check_catches_reshaped_matrix_variant(monkeypatch):
