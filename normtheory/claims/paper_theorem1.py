@@ -51,8 +51,8 @@ def single_thread():
         torch.set_num_threads(before)
 
 
-def _net(seed: int = 7) -> ScaleInvariantNet:
-    return ScaleInvariantNet("wn", seed=seed)
+def _net(seed: int = 7, kind: str = "wn") -> ScaleInvariantNet:
+    return ScaleInvariantNet(kind, seed=seed)
 
 
 def run_sgd(net: ScaleInvariantNet, v0: torch.Tensor, *, lr: float, steps: int, weight_decay: float = 0.0,
@@ -99,21 +99,22 @@ def trajectory_gap(decay: dict, plain: dict) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def _reference(steps: int, lr: float, lam: float, momentum: float = 0.0, seed: int = 7) -> tuple[dict, float]:
+def _reference(steps: int, lr: float, lam: float, momentum: float = 0.0, seed: int = 7,
+               kind: str = "wn") -> tuple[dict, float]:
     """The decay run and its measured amplification kappa (cached: several checks share them)."""
-    net = _net(seed)
+    net = _net(seed, kind)
     v0 = net.init()
     decay = run_sgd(net, v0, lr=lr, steps=steps, weight_decay=lam, momentum=momentum)
     return decay, _amplification(net, v0, lr=lr, steps=steps, weight_decay=lam, momentum=momentum)
 
 
 def theorem1_gaps(factor_for: Callable[..., Callable[[int], float]] | None = None, *,
-                  steps: int = STEPS, lr: float = LR, lam: float = LAM, seed: int = 7) -> dict:
+                  steps: int = STEPS, lr: float = LR, lam: float = LAM, seed: int = 7, kind: str = "wn") -> dict:
     """Decay run vs decay-free run with the given schedule (default: dynamics.theorem1_lr_lambda)."""
     factor_for = factor_for or dynamics.theorem1_lr_lambda
-    net = _net(seed)
+    net = _net(seed, kind)
     v0 = net.init()
-    decay, kappa = _reference(steps, lr, lam, 0.0, seed)
+    decay, kappa = _reference(steps, lr, lam, 0.0, seed, kind)
     plain = run_sgd(net, v0, lr=lr, steps=steps, factor=factor_for(lr=lr, lam=lam))
     gap = trajectory_gap(decay, plain)
     tol = 2 * steps * kappa * (v0.shape[1] + 10) * EPS64
@@ -166,7 +167,7 @@ def _draw_thm1(evidence: Evidence):
     checked="Full-batch SGD (torch.optim.SGD, weight_decay=0.05, lr=0.1) vs decay-free SGD under "
             "LambdaLR with d_t = 1/(c_t c_{t+1}), c_t = (1 - lr lam)^t, over 300 float64 steps: "
             "max |A_decay - A_plain| <= 2 T kappa (n+10) eps (kappa measured); ||W_decay||/||W_plain|| "
-            "= c_t; a constant learning rate must fail the same test.",
+            "= c_t; the same for a WS first layer; a constant learning rate must fail the same test.",
     expect=Verdict.CONFIRMED,
     figure=_draw_thm1,
 )
@@ -174,7 +175,9 @@ def check_thm1() -> Evidence:
     found = theorem1_gaps()
     const = theorem1_gaps(lambda lr, lam: (lambda t: 1.0))
     listed = theorem1_gaps(paper_listed_factor)
-    holds = found["max_gap"] <= found["tolerance"] and found["norm_ratio_vs_c_t_rel_err"] <= 1e-9
+    ws = theorem1_gaps(kind="ws")  # "the similar deductions can be carried out for WS"
+    holds = (found["max_gap"] <= found["tolerance"] and found["norm_ratio_vs_c_t_rel_err"] <= 1e-9
+             and ws["max_gap"] <= ws["tolerance"])
     sensitive = const["max_gap"] > const["tolerance"]
     return Evidence(
         verdict=decide(holds_as_stated=holds and sensitive),
@@ -183,6 +186,7 @@ def check_thm1() -> Evidence:
         measured={"max_gap": found["max_gap"], "kappa": found["kappa"],
                   "norm_ratio_vs_c_t_rel_err": found["norm_ratio_vs_c_t_rel_err"],
                   "constant_lr_gap": const["max_gap"], "paper_listed_schedule_gap": listed["max_gap"],
+                  "ws_max_gap": ws["max_gap"], "ws_tolerance": ws["tolerance"], "ws_kappa": ws["kappa"],
                   "steps": STEPS, "lr": LR, "lam": LAM},
         tolerance=found["tolerance"],
         tolerance_reason="2 T kappa (n+10) eps: per-step relative round-off (n+10) eps, amplified by "
