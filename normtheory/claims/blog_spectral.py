@@ -21,6 +21,22 @@ from normtheory.scaling import scaled_orthogonal_
 EPS = float(np.finfo(np.float64).eps)
 
 
+
+def _one_thread(fn):
+    """Run ``fn`` with one intra-op thread (small tensors on a shared machine), then restore."""
+    import functools
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        old = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(old)
+    return run
+
+
 def with_spectrum(m: int, n: int, sigmas, rng: np.random.Generator) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     """(W, U, V) with W = U diag(sigmas) V^T, Haar-random orthonormal U (m x k), V (n x k)."""
     k = min(m, n)
@@ -336,21 +352,6 @@ RESNET34_AND_MLP_SHAPES = [(64, 3, 3, 3), (64, 64, 3, 3), (128, 64, 3, 3), (128,
                            (256, 128, 3, 3), (256, 256, 3, 3), (512, 256, 3, 3),
                            (100, 512), (300, 3072), (300, 300), (100, 300)]  # MLP shapes scaled down
 # (the blog's widths 2000/4000 cost a minute of QR here; the identity does not depend on the size)
-
-
-def _one_thread(fn):
-    """Run ``fn`` with one intra-op thread (small tensors on a shared machine), then restore."""
-    import functools
-
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        old = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            torch.set_num_threads(old)
-    return run
 
 
 @_one_thread
