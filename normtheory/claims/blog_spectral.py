@@ -139,7 +139,8 @@ def power_rate(gaps=(0.5, 0.9, 0.99), *, steps: int = 60, seed: int = 0, m: int 
 def _rate_figure(evidence: Evidence):
     from normtheory.figures import new_figure
 
-    fig, ax = new_figure()
+    fig = new_figure()
+    ax = fig.add_subplot()
     for gap, d in evidence.series.items():
         line, = ax.semilogy(d["k"], d["tan"], "o", label=f"measured, s2/s1={gap}")
         ax.semilogy(d["k"], d["bound"], "-", color=line.get_color(), label=f"bound, s2/s1={gap}")
