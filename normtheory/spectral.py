@@ -130,8 +130,10 @@ def power_iteration(W: torch.Tensor, *, iters: int | None = None, rtol: float | 
         k = 0
         while True:
             u, sigma = _unit(torch.bmm(M, v.unsqueeze(-1)).squeeze(-1))
-            lost = (sigma == 0) & ~zero  # start vector in the null space of a nonzero W
-            if bool(lost.any()):
+            # a start vector in the null space of a nonzero W; later iterates lie in W's row space,
+            # so W v != 0 after the first step and the check (a host sync on a GPU) runs only at k = 0
+            lost = (sigma == 0) & ~zero
+            if k == 0 and bool(lost.any()):
                 if restarts > 10:
                     raise RuntimeError("power_iteration: start vectors keep falling in the null space")
                 restarts += 1
