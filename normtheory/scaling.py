@@ -125,7 +125,7 @@ class NormScaling:
                 if mode == "spectral" else None
             t = torch.tensor([targets[i] for i in idx], dtype=dtype, device=device)
             self._groups.append({"idx": idx, "shape": shape, "v": v, "t": t})
-        self.last_residuals: list[float | None] = [None] * len(weights)
+        self.last_residuals: list = [None] * len(weights)  # 0-d tensors (no host sync)
         self.last_iterations = 0
 
     def current_norms(self) -> list[float]:
