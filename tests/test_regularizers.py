@@ -108,7 +108,7 @@ def test_decoupled_step_fails_for_coupled_sign_flip():
 @pytest.mark.filterwarnings("ignore:Detected call of")
 def test_decoupled_decay_reads_optimizer_lr_and_scheduler():
     w = torch.nn.Parameter(_weight(3, 2, 6, 1.0))
-    opt = torch.optim.Adam([w], lr=0.1)
+    opt = torch.optim.SGD([w], lr=0.1)  # any optimizer: only its param groups' lr is read
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 ** t)
     decay = rg.DecoupledDecay([w], lam=1.0, optimizer=opt)
     before = w.detach().clone()
