@@ -102,13 +102,15 @@ class AuditReport:
     input_shape: list[int] | None
     rtol: float
     seconds: float
+    cpu_seconds: float = 0.0
     torch_version: str = torch.__version__
 
     def to_json(self) -> dict:
         return {"layers": [layer.to_json() for layer in self.layers], "unsupported": self.unsupported,
                 "lipschitz_upper_chain": self.lipschitz_upper, "chain_verified": self.chain_verified,
                 "caveats": list(self.caveats), "input_shape": self.input_shape, "rtol": self.rtol,
-                "seconds": self.seconds, "torch_version": self.torch_version}
+                "seconds": self.seconds, "cpu_seconds": self.cpu_seconds,
+                "torch_threads": torch.get_num_threads(), "torch_version": self.torch_version}
 
     def to_markdown(self) -> str:
         lines = ["| layer | type | matrix | input | sigma_1(R) [lo, up] | ||A||_2 [lo, up] | ratio | note |",
@@ -126,7 +128,8 @@ class AuditReport:
         lip = "n/a" if self.lipschitz_upper is None else f"{self.lipschitz_upper:.6g}"
         lines.append(f"Product of per-layer upper bounds: {lip} (feed-forward chain verified from the "
                      f"forward pass: {'yes' if self.chain_verified else 'no'}). Audit took "
-                     f"{self.seconds:.1f} s (torch {self.torch_version}, rtol {self.rtol:g}).")
+                     f"{self.seconds:.1f} s wall, {self.cpu_seconds:.1f} s CPU (torch "
+                     f"{self.torch_version}, {torch.get_num_threads()} threads, rtol {self.rtol:g}).")
         if self.unsupported:
             lines.append("Unsupported layers (not audited): " + ", ".join(
                 f"{u['name']} ({u['type']})" for u in self.unsupported))
@@ -264,7 +267,7 @@ def audit_model(model: nn.Module, input_shape: tuple[int, ...] | None = None, *,
         raise AuditError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not (isinstance(rtol, float) and 0 < rtol < 1):
         raise AuditError(f"rtol must be a float in (0, 1), got {rtol!r}")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     leaves = {n: m for n, m in model.named_modules() if n and _is_leaf(n, m)}
     if _is_leaf("", model):
         leaves = {type(model).__name__: model}
@@ -302,7 +305,7 @@ def audit_model(model: nn.Module, input_shape: tuple[int, ...] | None = None, *,
     lip = None if unsupported else math.prod(la.operator_norm.upper for la in layers)
     return AuditReport(layers, unsupported, lip, chain, CAVEATS,
                        None if input_shape is None else list(input_shape), rtol,
-                       time.perf_counter() - start)
+                       time.perf_counter() - start, time.process_time() - cpu_start)
 
 
 def _is_leaf(name: str, module: nn.Module) -> bool:

@@ -68,33 +68,30 @@ def kernel_extent(weight: torch.Tensor, geo: ConvGeometry) -> tuple[int, ...]:
     return tuple(d * (k - 1) + 1 for d, k in zip(geo.dilation, weight.shape[2:]))
 
 
+def _circulant_blocks(weight: torch.Tensor, size: tuple[int, ...], geo: ConvGeometry):
+    """The kernel's DFT blocks on ``size`` (shape (groups, *size, out/g, in/g)) and their sigma_1."""
+    out_ch, in_g = weight.shape[:2]
+    g = geo.groups
+    kern = torch.zeros((out_ch, in_g) + tuple(size), dtype=torch.float64)
+    index = (slice(None), slice(None)) + tuple(
+        slice(0, d * (k - 1) + 1, d) for d, k in zip(geo.dilation, weight.shape[2:]))
+    kern[index] = weight.detach().to(torch.float64)
+    spectrum = torch.fft.fftn(kern, dim=tuple(range(2, 2 + geo.dims)))
+    blocks = spectrum.reshape((g, out_ch // g, in_g) + tuple(size))
+    blocks = blocks.permute((0,) + tuple(range(3, 3 + geo.dims)) + (1, 2))
+    return blocks, torch.linalg.matrix_norm(blocks, ord=2)
+
+
 def circulant_norm(weight: torch.Tensor, size: tuple[int, ...], geo: ConvGeometry) -> float:
     r"""max_f sigma_1(K_hat(f)) of the circular convolution on ``size`` (kernel dilated, per group)."""
-    out_ch, in_g = weight.shape[:2]
-    g = geo.groups
-    kern = torch.zeros((out_ch, in_g) + tuple(size), dtype=torch.float64)
-    index = (slice(None), slice(None)) + tuple(
-        slice(0, d * (k - 1) + 1, d) for d, k in zip(geo.dilation, weight.shape[2:]))
-    kern[index] = weight.detach().to(torch.float64)
-    spectrum = torch.fft.fftn(kern, dim=tuple(range(2, 2 + geo.dims)))
-    blocks = spectrum.reshape((g, out_ch // g, in_g) + tuple(size))
-    blocks = blocks.permute((0,) + tuple(range(3, 3 + geo.dims)) + (1, 2))
-    return float(torch.linalg.matrix_norm(blocks, ord=2).max())
+    return float(_circulant_blocks(weight, size, geo)[1].max())
 
 
-def circulant_top_input(weight: torch.Tensor, size: tuple[int, ...], geo: ConvGeometry) -> torch.Tensor:
+def circulant_top_input(blocks: torch.Tensor, norms: torch.Tensor, size: tuple[int, ...],
+                        geo: ConvGeometry) -> torch.Tensor:
     """A plane wave at the circulant's top frequency times that block's top right singular vector,
     restricted to the layer's input grid: a warm start for the power iteration on A^T A."""
-    out_ch, in_g = weight.shape[:2]
-    g = geo.groups
-    kern = torch.zeros((out_ch, in_g) + tuple(size), dtype=torch.float64)
-    index = (slice(None), slice(None)) + tuple(
-        slice(0, d * (k - 1) + 1, d) for d, k in zip(geo.dilation, weight.shape[2:]))
-    kern[index] = weight.detach().to(torch.float64)
-    spectrum = torch.fft.fftn(kern, dim=tuple(range(2, 2 + geo.dims)))
-    blocks = spectrum.reshape((g, out_ch // g, in_g) + tuple(size))
-    blocks = blocks.permute((0,) + tuple(range(3, 3 + geo.dims)) + (1, 2))
-    norms = torch.linalg.matrix_norm(blocks, ord=2)
+    in_g = blocks.shape[-1]
     top = np.unravel_index(int(norms.argmax()), tuple(norms.shape))
     _, _, vh = torch.linalg.svd(blocks[tuple(int(i) for i in top)])
     vec = vh[0].conj()                                   # (in_g,) top right singular vector
@@ -121,16 +118,19 @@ def _padding_copies(geo: ConvGeometry) -> float:
     return math.sqrt(copies)
 
 
-def fft_upper_bound(weight: torch.Tensor, geo: ConvGeometry) -> float:
-    """Rigorous upper bound via the smallest circulant embedding M = N + p (see the module docstring)."""
+def embedding_size(weight: torch.Tensor, geo: ConvGeometry) -> tuple[int, ...]:
+    """The smallest circulant size the conv map embeds into without wrap-around."""
     ext = kernel_extent(weight, geo)
-    base = [max(n + p, e) for n, p, e in zip(geo.spatial, geo.padding, ext)]
     if geo.padding_mode != "zeros":  # pad explicitly, then a valid convolution on the padded size
-        base = [max(n + 2 * p, e) for n, p, e in zip(geo.spatial, geo.padding, ext)]
-    best = math.inf
-    for extra in range(0, 1):
-        size = tuple(b + extra for b in base)
-        best = min(best, circulant_norm(weight, size, geo))
+        return tuple(max(n + 2 * p, e) for n, p, e in zip(geo.spatial, geo.padding, ext))
+    return tuple(max(n + p, e) for n, p, e in zip(geo.spatial, geo.padding, ext))
+
+
+def fft_upper_bound(weight: torch.Tensor, geo: ConvGeometry, norms: torch.Tensor | None = None) -> float:
+    """Rigorous upper bound via the smallest circulant embedding (see the module docstring)."""
+    if norms is None:
+        norms = _circulant_blocks(weight, embedding_size(weight, geo), geo)[1]
+    best = float(norms.max())
     return best * (1 + 1e-12) * (_padding_copies(geo) if geo.padding_mode != "zeros" else 1.0)
     # 1e-12: the FFT and the small SVDs are backward stable with errors ~ (log M + k) eps relative.
 
@@ -155,14 +155,17 @@ def _explicit(weight: torch.Tensor, geo: ConvGeometry) -> torch.Tensor:
     return out.reshape(n_in, -1).T
 
 
-def power_lower(weight: torch.Tensor, geo: ConvGeometry, *, iters: int = 30, seed: int = 0) -> float:
+def power_lower(weight: torch.Tensor, geo: ConvGeometry, *, iters: int = 30, seed: int = 0,
+                start: torch.Tensor | None = None) -> float:
     r"""Rayleigh-quotient lower bound :math:`\lVert A x\rVert/\lVert x\rVert` after ``iters`` steps of
-    power iteration on :math:`A^T A`, warm-started from the top mode of the circulant embedding (so
-    few steps are needed); the adjoint is autograd's exact vector-Jacobian product. Any vector gives
-    a valid lower bound; the iteration only tightens it."""
+    power iteration on :math:`A^T A`, warm-started at ``start`` (by default the top mode of the
+    circulant embedding, so few steps are needed); the adjoint is autograd's exact vector-Jacobian
+    product. Any vector gives a valid lower bound; the iteration only tightens it."""
     weight = weight.detach().to(torch.float64)
-    size = tuple(max(n + p, e) for n, p, e in zip(geo.spatial, geo.padding, kernel_extent(weight, geo)))
-    x = circulant_top_input(weight, size, geo)
+    if start is None:
+        size = embedding_size(weight, geo)
+        start = circulant_top_input(*_circulant_blocks(weight, size, geo), size, geo)
+    x = start
     if float(x.norm()) == 0:
         x = torch.randn(x.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
     best = 0.0
@@ -195,14 +198,16 @@ def conv_operator_norm(weight: torch.Tensor, geo: ConvGeometry, *, rtol: float =
         value = circulant_norm(weight, geo.spatial, geo)
         return SigmaBracket(value * (1 - 1e-12), value * (1 + 1e-12), "FFT (circular, exact)", 0), True
     n_in = geo.in_channels * math.prod(geo.spatial)
-    upper = fft_upper_bound(weight, geo)
+    size = embedding_size(weight, geo)
+    blocks, norms = _circulant_blocks(weight, size, geo)
+    upper = fft_upper_bound(weight, geo, norms)
     if n_in <= EXPLICIT_MAX:
         a = _explicit(weight, geo)
         if a.shape[0] <= EXPLICIT_MAX:
             br = sigma_bracket(a, rtol=rtol)
             return SigmaBracket(br.lower, min(br.upper, upper), "explicit matrix, Gram squaring",
                                 br.iterations), False
-    lower = power_lower(weight, geo)
+    lower = power_lower(weight, geo, start=circulant_top_input(blocks, norms, size, geo))
     return SigmaBracket(lower, max(upper, lower), "power-iteration lower / circulant-embedding upper", 30), False
 
 
