@@ -275,6 +275,6 @@ def test_loop_norm_scaling_matches_the_library(mode):
     cold = LoopNormScaling([c], mode, iters=1)
     cold.targets = list(ours.targets)
     if mode == "spectral":
-        cold.v = [torch.ones(10, dtype=torch.float64)]
+        cold.v = [torch.ones(10, dtype=torch.float64)]  # a poor start, one step only
         cold.step()
         assert (c - b).abs().max() > 1e-6

@@ -98,8 +98,9 @@ class LoopNormScaling:
         self.targets = [float(torch.linalg.matrix_norm(_as_matrix(w).double(),
                                                        "fro" if mode == "frobenius" else 2))
                         for w in self.weights]
-        self.v = [torch.randn(_as_matrix(w).shape[1], dtype=w.dtype) for w in self.weights] \
-            if mode == "spectral" else None
+        # Start vectors are drawn at the first step (global RNG), as in the run that produced
+        # reproduce/results/norm-scaling.json, and warm-started afterwards.
+        self.v = [None] * len(self.weights)
 
     @torch.no_grad()
     def step(self):
@@ -108,7 +109,7 @@ class LoopNormScaling:
             if self.mode == "frobenius":
                 w.mul_(t / torch.linalg.matrix_norm(m))
                 continue
-            v = self.v[i]
+            v = self.v[i] if self.v[i] is not None else torch.randn(m.shape[1], dtype=m.dtype)
             for _ in range(self.iters):
                 v = m.T @ (m @ v)
                 v = v / torch.linalg.vector_norm(v)
