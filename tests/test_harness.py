@@ -46,3 +46,16 @@ def test_figures_module_imports_without_results():
 def test_quick_cpu_run(tmp_path):
     from normtheory.cli import main
     assert main(["bench", "all", "--quick", "--device", "cpu", "--no-progress", "--json", str(tmp_path / "q.json")]) == 0
+
+
+def test_quick_cpu_bandwidth_json(tmp_path):
+    import json
+
+    from normtheory.cli import main
+    path = tmp_path / "b.json"
+    assert main(["bench", "bandwidth", "--quick", "--device", "cpu", "--no-progress", "--json", str(path)]) == 0
+    rec = json.loads(path.read_text())
+    assert rec["environment"]["device_name"] and rec["settings"]["quick"] is True
+    v = rec["results"]["bandwidth"]["variants"]
+    assert {"blog per-layer loop", "grouped batched"} <= set(v)
+    assert all(x["time_s"] > 0 and x["bandwidth"] > 0 for x in v.values())
