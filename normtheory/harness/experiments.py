@@ -208,18 +208,17 @@ def run_certify(cfg: Config) -> dict:
             record("ours: same, layer by layer (no grouping)", per,
                    [float((x.lower[0] + x.upper[0]) / 2) for x in r],
                    certified=all(bool(x.certified.all()) for x in r))
-            if state != STATES[0]:
-                continue  # the spectral helper's CPU float64 path: once (it is slow)
-            sub = ws
-            cpu = lambda: [spectral_norm_bracket(as_matrix(w).cpu(), rtol=1e-6) for w in sub]
-            t0 = time.perf_counter()
-            rb = cpu()
-            t_cpu = time.perf_counter() - t0
-            est = [float((b.lower + b.upper) / 2) for b in rb]
-            rows["spectral.spectral_norm_bracket per layer (CPU float64 Lanczos)"] = {
-                "time_s": t_cpu, "worst_rel_err": float(((torch.tensor(est, dtype=torch.float64) - s1).abs() / s1).max()),
-                "bandwidth": nbytes / t_cpu, "fraction_of_copy": None,
-                "certified": all(bool(b.certified) for b in rb), "note": "one run, host CPU"}
+            if state == STATES[0]:  # the spectral helper's CPU float64 path: once (it is slow)
+                sub = ws
+                cpu = lambda: [spectral_norm_bracket(as_matrix(w).cpu(), rtol=1e-6) for w in sub]
+                t0 = time.perf_counter()
+                rb = cpu()
+                t_cpu = time.perf_counter() - t0
+                est = [float((b.lower + b.upper) / 2) for b in rb]
+                rows["spectral.spectral_norm_bracket per layer (CPU float64 Lanczos)"] = {
+                    "time_s": t_cpu, "worst_rel_err": float(((torch.tensor(est, dtype=torch.float64) - s1).abs() / s1).max()),
+                    "bandwidth": nbytes / t_cpu, "fraction_of_copy": None,
+                    "certified": all(bool(b.certified) for b in rb), "note": "one run, host CPU"}
         out[state] = {"weight_bytes": nbytes, "n_layers": len(ws), "methods": rows}
     return out
 
