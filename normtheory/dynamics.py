@@ -35,7 +35,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from normtheory._validation import check_int_at_least, check_nonnegative, check_positive, check_tensor
+from normtheory._validation import check_int_at_least, check_nonnegative, check_positive
 
 __all__ = [
     "effective_learning_rate",

@@ -191,7 +191,10 @@ class Claim:
     figure: FigureBuilder | None = None
 
     def run(self) -> Evidence:
-        evidence = self.check()
+        from normtheory._threads import single_thread
+
+        with single_thread():  # checks run small exact models (see normtheory._threads)
+            evidence = self.check()
         if not isinstance(evidence, Evidence):
             raise TypeError(f"claim {self.id}: check returned {type(evidence).__name__}, not Evidence")
         return evidence

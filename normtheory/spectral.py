@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from normtheory._validation import check_int_at_least, check_open_unit, check_positive, check_tensor
+from normtheory._validation import check_int_at_least, check_open_unit, check_tensor
 
 __all__ = [
     "PowerIterationResult",

@@ -33,6 +33,15 @@ settings.register_profile(
 settings.load_profile("ci")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _single_thread():
+    """The suite runs small tensors; see normtheory._threads for why one thread."""
+    from normtheory._threads import single_thread
+
+    with single_thread():
+        yield
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return

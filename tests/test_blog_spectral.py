@@ -4,7 +4,6 @@ conv reshaping: each property holds for the library and FAILS for a deliberately
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import example, given, strategies as st
 
@@ -14,12 +13,6 @@ from normtheory.claims import blog_frobenius as bf
 from normtheory.claims import blog_spectral as bs
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 EPS = float(np.finfo(np.float64).eps)

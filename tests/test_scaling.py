@@ -13,13 +13,6 @@ from normtheory import spectral as sp
 from normtheory.scaling import NormScaling, scaled_orthogonal_, scaled_orthogonal_init_, weight_parameters
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add contention on the shared 2-core machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 EPS = float(np.finfo(np.float64).eps)
 

@@ -12,13 +12,6 @@ from hypothesis import example, given, strategies as st
 from normtheory import spectral as sp
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add contention on the shared 2-core machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 EPS = float(np.finfo(np.float64).eps)
 

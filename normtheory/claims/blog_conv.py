@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 import torch
+
+from normtheory._threads import single_thread
 from torch import nn
 
 from normtheory import spectral as sp
@@ -27,19 +29,7 @@ RESNET34_CIFAR_3X3 = [(64, 64, 1, 32), (128, 64, 2, 32), (128, 128, 1, 16), (256
 QUICK_LAYERS = (0, 1, 6)  # first stage, a stride-2 transition, last stage
 
 
-def one_thread(fn):
-    """Run ``fn`` with one intra-op thread (tiny tensors; threads only add contention), then restore."""
-    import functools
-
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        old = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            torch.set_num_threads(old)
-    return run
+one_thread = single_thread()  # see normtheory._threads
 
 
 @one_thread

@@ -14,6 +14,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from normtheory._threads import single_thread
+
 from normtheory import spectral as sp
 from normtheory.registry import BLOG, Evidence, Verdict, claim, decide
 from normtheory.scaling import scaled_orthogonal_
@@ -22,19 +24,7 @@ EPS = float(np.finfo(np.float64).eps)
 
 
 
-def _one_thread(fn):
-    """Run ``fn`` with one intra-op thread (small tensors on a shared machine), then restore."""
-    import functools
-
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        old = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            torch.set_num_threads(old)
-    return run
+_one_thread = single_thread()  # see normtheory._threads
 
 
 def with_spectrum(m: int, n: int, sigmas, rng: np.random.Generator) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:

@@ -11,12 +11,13 @@ overlap (SGD without momentum) the exponential schedule is the paper's Theorem 1
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from normtheory._threads import single_thread
 
 from normtheory import dynamics, reparam
 from normtheory.claims._roundoff import EPS64
@@ -61,15 +62,7 @@ class MinibatchWN:
         return g
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """Tiny tensors: torch's thread pool only adds overhead (40x on a loaded 2-core host)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+_one_thread = single_thread  # see normtheory._threads
 
 
 def run_sgd(model: MinibatchWN, v0: torch.Tensor, batches, *, lr: float, lam: float = 0.0,

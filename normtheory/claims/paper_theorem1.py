@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-import contextlib
 import functools
 
 import numpy as np
 import torch
+
+from normtheory._threads import single_thread
 
 from normtheory import dynamics
 from normtheory.claims._roundoff import EPS64
@@ -40,15 +41,6 @@ LAM_MOMENTUM = 0.02  # lr * lam = 0.002 < (1 - sqrt 0.9)^2 = 0.00263: the real-r
 MOMENTUM = 0.9
 
 
-@contextlib.contextmanager
-def single_thread():
-    """Tiny models run ~40x faster on one thread than with intra-op threads on a shared 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _net(seed: int = 7, kind: str = "wn") -> ScaleInvariantNet:

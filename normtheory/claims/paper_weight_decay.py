@@ -18,7 +18,7 @@ import torch
 
 from normtheory import regularizers as rg
 from normtheory.claims._roundoff import EPS64
-from normtheory.claims.paper_theorem1 import single_thread
+from normtheory._threads import single_thread
 from normtheory.models import ScaleInvariantNet
 from normtheory.registry import PAPER, Evidence, Verdict, claim, decide
 

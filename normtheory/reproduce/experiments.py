@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import torch
 
+from normtheory._threads import single_thread
+
 from normtheory.reproduce import RESULTS_DIR
 
 __all__ = ["EXPERIMENTS", "run", "dumps", "load_results", "quick"]
@@ -63,14 +65,10 @@ def run(name: str, *, quick: bool = False, seeds: int | None = None, progress: b
         raise ValueError(f"unknown experiment {name!r}; choose from {sorted(EXPERIMENTS)}")
     if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1):
         raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
-    threads = torch.get_num_threads()
-    try:
-        # one thread: the same reductions every run, and no spin-wait stalls on a shared machine
-        # (the committed full results were produced with 2 threads; see their "threads"/torch)
-        torch.set_num_threads(1)
+    # one thread: the same reductions every run, and no spin-wait stalls on a shared machine
+    # (the committed full results were produced with 2 threads; see their "threads"/torch)
+    with single_thread():
         result = EXPERIMENTS[name](quick, seeds, progress)
-    finally:
-        torch.set_num_threads(threads)
     result["form"] = "quick" if quick else "full"
     result["torch"] = torch.__version__
     return result
