@@ -12,16 +12,10 @@ Exits 1 if an identity fails to simplify to zero.
 import sys
 
 import sympy as sp
+from _identity import check, failures
 
-failures = []
 
 
-def check(name, expr):
-    r = sp.simplify(expr)
-    ok = r.is_zero_matrix if isinstance(r, sp.MatrixBase) else r == 0
-    print(f"[{'ok' if ok else 'FAIL'}] {name}: {0 if ok else r}")
-    if not ok:
-        failures.append(name)
 
 
 a, b, s1, s2 = sp.symbols("a b s1 s2", positive=True)

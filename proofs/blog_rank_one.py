@@ -14,16 +14,10 @@ Exits 1 if an identity fails to simplify to zero.
 import sys
 
 import sympy as sp
+from _identity import check, failures
 
-failures = []
 
 
-def check(name, expr):
-    r = sp.simplify(expr)
-    ok = r.is_zero_matrix if isinstance(r, sp.MatrixBase) else r == 0
-    print(f"[{'ok' if ok else 'FAIL'}] {name}: {r if not ok else 0}")
-    if not ok:
-        failures.append(name)
 
 
 # 1. exact correction, 3 x 3 with rotations U, V (one angle each suffices for the identity)

@@ -13,17 +13,11 @@ for BN with an eps added to the variance as in practice. Derives, exiting 1 on f
 import sys
 
 import sympy as sp
+from _identity import check, failures
 
 alpha, sigma, eps, gamma, v = sp.symbols("alpha sigma epsilon gamma v", positive=True)
-failures = []
 
 
-def check(name, expr):
-    simplified = sp.simplify(expr)
-    ok = simplified == 0
-    print(f"{'ok  ' if ok else 'FAIL'} {name}: simplifies to {simplified}")
-    if not ok:
-        failures.append(name)
 
 
 ratio = alpha * (sigma + eps) / (alpha * sigma + eps)  # WS_eps(alpha W + beta) / WS_eps(W), entrywise

@@ -15,18 +15,11 @@ Derives (D = 2 inputs, M = 2 outputs, generic symbols), and exits 1 if any ident
 import sys
 
 import sympy as sp
+from _identity import check, failures
 from sympy import kronecker_product as kron
 
-failures = []
 
 
-def check(name, expr):
-    simplified = sp.simplify(expr)
-    ok = simplified == sp.zeros(*simplified.shape) if hasattr(simplified, "shape") else simplified == 0
-    print(f"{'ok  ' if ok else 'FAIL'} {name}")
-    if not ok:
-        print("     residual:", simplified)
-        failures.append(name)
 
 
 D, M = 2, 2

@@ -16,16 +16,10 @@ Derives, and exits 1 if any identity fails to simplify to zero:
 import sys
 
 import sympy as sp
+from _identity import check, failures
 
-failures = []
 
 
-def check(name, expr):
-    simplified = sp.simplify(expr)
-    ok = simplified == 0
-    print(f"{'ok  ' if ok else 'FAIL'} {name}: simplifies to {simplified}")
-    if not ok:
-        failures.append(name)
 
 
 eta, lam, G = sp.symbols("eta lambda G", positive=True)

@@ -14,6 +14,8 @@ and exits 1 if any of them fails to simplify to zero.
 import sys
 
 import sympy as sp
+import _identity
+from _identity import failures
 
 w1, w2, w3 = sp.symbols("w1 w2 w3", real=True)
 k = sp.Symbol("k", real=True)
@@ -31,7 +33,6 @@ def gradient(expr):
     return [sp.diff(expr, c) for c in w]
 
 
-failures = []
 
 
 S = sp.Symbol("S", positive=True)  # stands for r^2 = w1^2 + w2^2 + w3^2
@@ -46,12 +47,9 @@ def reduce(expr):
     return sp.simplify(expr.subs(S, w1**2 + w2**2 + w3**2))
 
 
-def check(name, expr):
-    simplified = reduce(expr)
-    ok = simplified == 0
-    print(f"{'ok  ' if ok else 'FAIL'} {name}: simplifies to {simplified}")
-    if not ok:
-        failures.append(name)
+
+def check(name, expr, expect_zero=True):
+    return _identity.check(name, expr, expect_zero, simplify=reduce)
 
 
 f = homogeneous(k, w)

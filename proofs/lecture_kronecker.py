@@ -14,18 +14,11 @@ Derives, and exits 1 if any identity fails to simplify to zero:
 import sys
 
 import sympy as sp
+from _identity import check, failures
 from sympy import kronecker_product as kron
 
-failures = []
 
 
-def check(name, expr):
-    simplified = sp.simplify(expr)
-    ok = simplified == sp.zeros(*simplified.shape) if hasattr(simplified, "shape") else simplified == 0
-    print(f"{'ok  ' if ok else 'FAIL'} {name}")
-    if not ok:
-        print("     residual:", simplified)
-        failures.append(name)
 
 
 a = sp.Matrix(2, 2, sp.symbols("a11 a12 a21 a22"))

@@ -13,16 +13,10 @@ symbolic weight with n = 3 entries, and exits 1 if any identity fails to simplif
 import sys
 
 import sympy as sp
+from _identity import check, failures
 
-failures = []
 
 
-def check(name, expr, expect_zero=True):
-    simplified = sp.simplify(expr)
-    ok = (simplified == 0) == expect_zero
-    print(f"{'ok  ' if ok else 'FAIL'} {name}: simplifies to {simplified if expect_zero else '(nonzero, as expected)' if ok else simplified}")
-    if not ok:
-        failures.append(name)
 
 
 def zero_matrix(m):

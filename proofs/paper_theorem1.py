@@ -17,16 +17,10 @@ exits 1 if an identity fails to simplify to zero:
 import sys
 
 import sympy as sp
+from _identity import check, failures
 
-failures = []
 
 
-def check(name, expr, expect_zero=True):
-    simplified = sp.simplify(expr)
-    ok = (simplified == 0) == expect_zero
-    print(f"{'ok  ' if ok else 'FAIL'} {name}: {simplified if expect_zero else ('nonzero, as expected' if ok else 0)}")
-    if not ok:
-        failures.append(name)
 
 
 eta, lam, mu = sp.symbols("eta lambda mu", positive=True)
