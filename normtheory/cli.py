@@ -55,14 +55,14 @@ def cmd_verify(args) -> int:
     unexpected = [r for r in results if r.evidence is not None and not r.as_expected]
     counts = {}
     for r in results:
-        counts[r.verdict] = counts.get(r.verdict, 0) + 1
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
     summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
     print(f"\n{len(results)} claims: {summary}")
     for r in errors:
         print(f"\nERROR in {r.claim.id}:\n{r.error}", file=sys.stderr)
     for r in unexpected:
-        print(f"UNEXPECTED verdict for {r.claim.id}: {r.verdict}, recorded expectation "
-              f"{r.claim.expect.value}", file=sys.stderr)
+        print(f"UNEXPECTED verdict for {r.claim.id}: {r.outcome}, recorded expectation "
+              f"{r.expected_outcome}", file=sys.stderr)
     return 1 if errors or unexpected else 0
 
 

@@ -21,6 +21,8 @@ __all__ = [
     "BLOG",
     "PAPER",
     "LECTURE",
+    "TORCH_DOCS",
+    "Finding",
     "Document",
     "Source",
     "Verdict",
@@ -59,6 +61,14 @@ LECTURE = Document(
 )
 
 
+TORCH_DOCS = Document(
+    "torch-docs",
+    "pytorch.org/docs",
+    "PyTorch documentation (the docstrings of torch.nn.utils.parametrizations and "
+    "torch.nn.functional), for conformance claims about torch's own behaviour",
+)
+
+
 @dataclass(frozen=True)
 class Source:
     """Where a claim comes from: the document and its own label for the place."""
@@ -74,15 +84,41 @@ class Source:
 
 
 class Verdict(str, enum.Enum):
-    """The outcome of a check (see DESIGN.md, "Claims and verdicts")."""
+    """The outcome of a check (the rules are in the README, "What `normtheory verify` tells you").
+
+    ``corrected`` means the document's statement fails as written and the corrected statement in
+    the evidence passes; a condition the document never made (an eps it does not have, a caveat it
+    states itself) is not a correction. ``inconclusive`` means the computation cannot decide (for
+    example an interval over seeds straddles the decision threshold).
+    """
 
     CONFIRMED = "confirmed"
     CORRECTED = "corrected"
     REFUTED = "refuted"
     ANALOGUE = "analogue"
+    INCONCLUSIVE = "inconclusive"
 
     def __str__(self) -> str:
         return self.value
+
+
+class Finding(str, enum.Enum):
+    """What a small analogue found about the document's statement (``analogue`` verdicts only).
+
+    ``supports`` needs a control that behaves differently; a decision whose interval over seeds
+    straddles its threshold is ``inconclusive``.
+    """
+
+    SUPPORTS = "supports"
+    DOES_NOT_SUPPORT = "does not support"
+    INCONCLUSIVE = "inconclusive"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: What a recorded (not recomputed) result must say about where it came from.
+PROVENANCE_FIELDS = ("command", "code_version", "date", "machine")
 
 
 def decide(*, holds_as_stated: bool, holds_corrected: bool | None = None) -> Verdict:
@@ -127,7 +163,11 @@ class Evidence:
         corrected: the corrected statement, required for ``corrected`` verdicts.
         counterexample: the seeded, replayable counterexample, required for ``refuted``.
         analogue: what small analogue was run and how it differs from the original, required
-            for ``analogue`` verdicts; ``measured`` then says whether it supports the claim.
+            for ``analogue`` verdicts.
+        finding: for ``analogue`` verdicts (required there, refused elsewhere): whether the
+            analogue supports the statement, computed in this run.
+        recorded: provenance of numbers this run did not compute (keys ``PROVENANCE_FIELDS``);
+            when given, ``key`` must begin with ``"recorded"`` so a reader of the table sees it.
         series: arrays a figure is drawn from (saved beside the figure, not in the table).
     """
 
@@ -139,10 +179,23 @@ class Evidence:
     corrected: str | None = None
     counterexample: dict[str, Any] | None = None
     analogue: str | None = None
+    finding: Finding | None = None
+    recorded: dict[str, Any] | None = None
     series: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.verdict = Verdict(self.verdict)
+        if self.finding is not None:
+            self.finding = Finding(self.finding)
+        if (self.verdict is Verdict.ANALOGUE) != (self.finding is not None):
+            raise ValueError("Evidence: an 'analogue' verdict needs its finding (supports, does not "
+                             "support, inconclusive), and only an analogue has one")
+        if self.recorded is not None:
+            missing = [f for f in PROVENANCE_FIELDS if not self.recorded.get(f)]
+            if missing:
+                raise ValueError(f"Evidence: recorded results need their provenance ({', '.join(missing)})")
+            if not self.key.startswith("recorded"):
+                raise ValueError("Evidence: the key of a recorded result must begin with 'recorded'")
         if self.tolerance is not None and not self.tolerance_reason:
             raise ValueError("Evidence: a tolerance needs its reason (tolerance_reason)")
         if self.verdict is Verdict.CORRECTED and not self.corrected:
@@ -157,7 +210,7 @@ class Evidence:
         if self.tolerance is not None:
             out["tolerance"] = self.tolerance
             out["tolerance_reason"] = self.tolerance_reason
-        for name in ("corrected", "counterexample", "analogue"):
+        for name in ("corrected", "counterexample", "analogue", "finding", "recorded"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = _jsonable(value)
@@ -179,7 +232,11 @@ class Claim:
         check: callable returning :class:`Evidence`; deterministic (fixed seeds).
         expect: the verdict recorded when the check was written. ``normtheory verify`` fails when
             the computed verdict differs, so a change in outcome is never silent.
+        expect_finding: for analogue claims, the finding recorded with the claim (compared too).
         figure: optional builder drawing a matplotlib figure from the evidence.
+        proof: optional path (from the repository root) of the derivation script in ``proofs/``.
+        replay: optional function re-running a corrected/refuted claim's counterexample from its
+            JSON evidence alone (``replay(evidence_json) -> dict`` of the same key numbers).
     """
 
     id: str
@@ -189,6 +246,15 @@ class Claim:
     check: Callable[[], Evidence]
     expect: Verdict
     figure: FigureBuilder | None = None
+    expect_finding: Finding | None = None
+    proof: str | None = None
+    replay: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def outcome_as_expected(self, evidence: Evidence) -> bool:
+        """Whether the computed verdict (and an analogue's finding) is the recorded one."""
+        if evidence.verdict is not self.expect:
+            return False
+        return evidence.verdict is not Verdict.ANALOGUE or evidence.finding is self.expect_finding
 
     def run(self) -> Evidence:
         from normtheory._threads import single_thread
@@ -212,12 +278,18 @@ def claim(
     checked: str,
     expect: Verdict | str,
     figure: FigureBuilder | None = None,
+    expect_finding: Finding | str | None = None,
+    proof: str | None = None,
+    replay: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Callable[[Callable[[], Evidence]], Callable[[], Evidence]]:
     """Register the decorated zero-argument function as the check of a claim."""
 
     def register(check: Callable[[], Evidence]) -> Callable[[], Evidence]:
         if id in _REGISTRY:
             raise ValueError(f"claim id {id!r} is registered twice")
+        if (Verdict(expect) is Verdict.ANALOGUE) != (expect_finding is not None):
+            raise ValueError(f"claim {id}: an analogue claim records its expected finding "
+                             "(expect_finding), and only an analogue claim has one")
         _REGISTRY[id] = Claim(
             id=id,
             source=Source(document, ref),
@@ -226,6 +298,9 @@ def claim(
             check=check,
             expect=Verdict(expect),
             figure=figure,
+            expect_finding=None if expect_finding is None else Finding(expect_finding),
+            proof=proof,
+            replay=replay,
         )
         return check
 

@@ -38,8 +38,20 @@ class ClaimResult:
         return "error" if self.evidence is None else self.evidence.verdict.value
 
     @property
+    def outcome(self) -> str:
+        """The verdict, with an analogue's finding: ``analogue (supports)``."""
+        if self.evidence is not None and self.evidence.finding is not None:
+            return f"{self.verdict} ({self.evidence.finding.value})"
+        return self.verdict
+
+    @property
+    def expected_outcome(self) -> str:
+        c = self.claim
+        return c.expect.value + (f" ({c.expect_finding.value})" if c.expect_finding else "")
+
+    @property
     def as_expected(self) -> bool:
-        return self.evidence is not None and self.evidence.verdict is self.claim.expect
+        return self.evidence is not None and self.claim.outcome_as_expected(self.evidence)
 
 
 def run_claims(claims: Iterable[Claim], progress=None) -> list[ClaimResult]:
@@ -85,6 +97,7 @@ def to_json(results: list[ClaimResult]) -> dict[str, Any]:
             "checked": r.claim.checked,
             "verdict": r.verdict,
             "expect": r.claim.expect.value,
+            "expect_finding": None if r.claim.expect_finding is None else r.claim.expect_finding.value,
             "seconds": round(r.seconds, 3),
             "evidence": r.evidence.to_json() if r.evidence is not None else {"error": r.error},
         }
@@ -95,9 +108,9 @@ def to_json(results: list[ClaimResult]) -> dict[str, Any]:
 def _rows(results: list[ClaimResult]) -> list[tuple[str, str, str, str]]:
     rows = []
     for r in results:
-        verdict = r.verdict
+        verdict = r.outcome
         if r.evidence is not None and not r.as_expected:
-            verdict += f" (expected {r.claim.expect.value})"
+            verdict += f", expected {r.expected_outcome}"
         key = r.evidence.key if r.evidence is not None else (r.error or "").strip().splitlines()[-1]
         rows.append((r.claim.id, f"{r.claim.source.document.file} {r.claim.source.ref}", verdict, key))
     return rows

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 
-from normtheory.registry import BLOG, Evidence, Verdict, claim
+from normtheory.registry import Finding, BLOG, Evidence, Verdict, claim
 from normtheory.reproduce import experiments
 from normtheory.reproduce.norm_scaling import cost_decisions, norm_scaling_decisions
 
@@ -53,6 +53,7 @@ def _ns_evidence(flag: str, stat: str, label: str, claim_text: str) -> Evidence:
                       for m, row in means.items())
     return Evidence(
         verdict=Verdict.ANALOGUE,
+        finding=Finding.SUPPORTS if supports else Finding.DOES_NOT_SUPPORT,
         key=f"{label}: {shown} -> {'supports' if supports else 'does not support'}",
         measured={"supports": supports, "decision": claim_text, "about": about,
                   "means_over_seeds": means,
@@ -75,6 +76,7 @@ def _ns_evidence(flag: str, stat: str, label: str, claim_text: str) -> Evidence:
     checked="Digits analogue: mean over layers of the final exact sigma_1, averaged over seeds, "
             "ordered spectral < Frobenius < none on every model (mlp3, mlp5, cnn).",
     expect=Verdict.ANALOGUE,
+    expect_finding=Finding.DOES_NOT_SUPPORT,
 )
 def check_spectral_norm_order() -> Evidence:
     ev = _ns_evidence("sigma_order", "mean_sigma1", "mean sigma1",
@@ -94,6 +96,7 @@ def check_spectral_norm_order() -> Evidence:
     checked="Digits analogue: the across-layer standard deviation of sigma_1, averaged over the "
             "last half of the epochs and over seeds, ordered spectral < Frobenius < none on every model.",
     expect=Verdict.ANALOGUE,
+    expect_finding=Finding.DOES_NOT_SUPPORT,
 )
 def check_spectral_spread() -> Evidence:
     ev = _ns_evidence("spread_order", "sigma1_spread", "sigma1 spread across layers",
@@ -130,6 +133,7 @@ def _target_spread(model_name: str) -> float:
             "larger with spectral than with Frobenius Norm Scaling on every model (effective rank "
             "reported too).",
     expect=Verdict.ANALOGUE,
+    expect_finding=Finding.SUPPORTS,
 )
 def check_rank() -> Evidence:
     return _ns_evidence("rank_spectral_gt_frobenius", "stable_rank", "stable rank",
@@ -146,6 +150,7 @@ def check_rank() -> Evidence:
             "model, and on both MLPs spectral scaling has the smallest final test-minus-train loss "
             "gap; both must hold to support.",
     expect=Verdict.ANALOGUE,
+    expect_finding=Finding.DOES_NOT_SUPPORT,
 )
 def check_accuracy() -> Evidence:
     ev = _ns_evidence("frobenius_beats_none", "test_acc", "test acc",
@@ -154,6 +159,7 @@ def check_accuracy() -> Evidence:
     src = full if full else ev.measured["quick"]
     supports = bool(src["frobenius_beats_none"]) and bool(src["spectral_smallest_gap_mlps"])
     ev.measured["supports"] = supports
+    ev.finding = Finding.SUPPORTS if supports else Finding.DOES_NOT_SUPPORT
     ev.measured["frobenius_beats_none"] = bool(src["frobenius_beats_none"])
     ev.measured["spectral_smallest_gap_mlps"] = bool(src["spectral_smallest_gap_mlps"])
     ev.key = ev.key.rsplit(" -> ", 1)[0] + (
@@ -172,6 +178,7 @@ def check_accuracy() -> Evidence:
             "mlp5 (widths 128 and 512): the blog's estimator (500 fresh power iterations per layer) "
             "within 5x-16x, and normtheory.scaling's spectral scaling cheaper than it.",
     expect=Verdict.ANALOGUE,
+    expect_finding=Finding.DOES_NOT_SUPPORT,
 )
 def check_cost() -> Evidence:
     q = json.loads(experiments.quick("scaling-cost"))
@@ -188,6 +195,7 @@ def check_cost() -> Evidence:
     impl = src.get("scaling", "LoopNormScaling")
     return Evidence(
         verdict=Verdict.ANALOGUE,
+        finding=Finding.SUPPORTS if supports else Finding.DOES_NOT_SUPPORT,
         key=(f"step time / unscaled ('ours' = {impl}): {shown} -> blog-500 in blog's 5-16x: "
              f"{'yes' if in_range else 'no'}; ours cheaper: {decisions['ours_cheaper_than_blog500']}"),
         measured={"supports": supports, "ratios": ratios, "decisions": decisions,

@@ -21,7 +21,7 @@ from normtheory._threads import single_thread
 
 from normtheory import dynamics, reparam
 from normtheory.claims._roundoff import EPS64
-from normtheory.registry import LECTURE, Evidence, Verdict, claim, decide
+from normtheory.registry import Finding, LECTURE, Evidence, Verdict, claim, decide
 
 COUNTER = 'slide "Implicit Learning Rate Decay" (counteracting the implicit LR effect)'
 
@@ -231,6 +231,7 @@ def counteract_runs(*, lr: float = 0.5, lam: float = 0.02, steps: int = 300, see
             "decay (lambda 0.02) and with the exponential schedule it stays bounded below, ending "
             "higher than plain SGD's.",
     expect=Verdict.ANALOGUE,
+    expect_finding=Finding.SUPPORTS,
     figure=_draw_counteract,
 )
 def check_counteract_lr_decay() -> Evidence:
@@ -256,6 +257,7 @@ def _check_counteract_lr_decay() -> Evidence:
     eq = dynamics.weight_decay_equilibrium(lr=lr, lam=found["lam"], grad_norm=g_rms)
     return Evidence(
         verdict=Verdict.ANALOGUE if supports else decide(holds_as_stated=False, holds_corrected=None),
+        finding=(Finding.SUPPORTS if supports else None),
         key=f"final effective LR: plain {final['plain SGD']:.3g}, WD {final['weight decay']:.3g}, "
             f"exp-LR {final['exponential LR']:.3g}, explicit norm. {final['explicit normalization']:.3g} (= lr)",
         measured={"final_effective_lr": final, "explicit_normalization_err_over_tol": explicit_err,
@@ -373,6 +375,7 @@ def _draw_equilibrium(evidence: Evidence):
             "400 steps): per-unit mean ||w_j||^2 over the second half vs the prediction from the "
             "measured mean G_j^2, within the first-order fluctuation bound.",
     expect=Verdict.ANALOGUE,
+    expect_finding=Finding.SUPPORTS,
     figure=_draw_equilibrium,
 )
 def check_wd_equilibrium() -> Evidence:
@@ -387,6 +390,7 @@ def _check_wd_equilibrium() -> Evidence:
     supports = exact_ok and clf["err_over_tol"] <= 1
     return Evidence(
         verdict=Verdict.ANALOGUE if supports else decide(holds_as_stated=False),
+        finding=(Finding.SUPPORTS if supports else None),
         key=f"exact model: s_T = s* within {max(r['final_err_over_tol'] for r in exact):.2g} x tol; "
             f"classifier: mean ||w_j||^2 within {float(clf['rel_err'].max()):.2g} of prediction "
             f"({clf['err_over_tol']:.2g} x fluctuation bound)",

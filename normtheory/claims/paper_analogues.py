@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from normtheory.registry import PAPER, Evidence, Verdict, claim
+from normtheory.registry import Finding, PAPER, Evidence, Verdict, claim
 from normtheory.reproduce import experiments
 from normtheory.reproduce.weight_decay import eps_decision, sweep_decisions, warmup_decisions
 
@@ -62,6 +62,7 @@ def _cell_table(runs: list[dict]) -> dict:
             "norm, or a unit's norm/std below 1e-3 of its initial value), and Adam is worse than "
             "SGD+momentum (more failures, or lower mean accuracy at equal failures); both must hold.",
     expect=Verdict.ANALOGUE,
+    expect_finding=Finding.DOES_NOT_SUPPORT,
 )
 def check_table2() -> Evidence:
     quick, full, raw = _decided("wd-sweep", lambda r: sweep_decisions(r["runs"]))
@@ -73,6 +74,7 @@ def check_table2() -> Evidence:
     largest = max((float(k.split("/")[1]) for k in shrink), default=0.0)
     return Evidence(
         verdict=Verdict.ANALOGUE,
+        finding=Finding.SUPPORTS if supports else Finding.DOES_NOT_SUPPORT,
         key=(f"plain L2: {use['failures_plain']}/{use['runs_plain']} runs failed "
              f"(SGD {use['failures_plain_by_optimizer']['sgd']}, Adam "
              f"{use['failures_plain_by_optimizer']['adam']}); mean acc lambda>0 SGD "
@@ -99,6 +101,7 @@ def check_table2() -> Evidence:
             "eps = 1e-3) in the loss, no run of the lambda x {SGD, Adam} x {WN, WS} x seed grid "
             "fails.",
     expect=Verdict.ANALOGUE,
+    expect_finding=Finding.SUPPORTS,
 )
 def check_table3() -> Evidence:
     quick, full, raw = _decided("wd-sweep", lambda r: sweep_decisions(r["runs"]))
@@ -106,6 +109,7 @@ def check_table3() -> Evidence:
     supports = bool(use["shift_removes_all_failures"])
     return Evidence(
         verdict=Verdict.ANALOGUE,
+        finding=Finding.SUPPORTS if supports else Finding.DOES_NOT_SUPPORT,
         key=(f"eps-shifted: {use['failures_shifted']}/{use['runs_shifted']} runs failed "
              f"(plain L2: {use['failures_plain']}/{use['runs_plain']}) -> "
              f"{'supports' if supports else 'does not support'}"),
@@ -125,6 +129,7 @@ def check_table3() -> Evidence:
             "mean test accuracies over eps in {1e-2, 1e-3, 1e-4, 1e-5} is at most twice the mean "
             "per-eps standard deviation over seeds.",
     expect=Verdict.ANALOGUE,
+    expect_finding=Finding.SUPPORTS,
 )
 def check_table4() -> Evidence:
     quick, full, raw = _decided("eps-sensitivity", lambda r: eps_decision(r["runs"]))
@@ -134,6 +139,7 @@ def check_table4() -> Evidence:
              for e, s in use["per_eps"].items()}
     return Evidence(
         verdict=Verdict.ANALOGUE,
+        finding=Finding.SUPPORTS if supports else Finding.DOES_NOT_SUPPORT,
         key=(f"acc by eps {means}; range {use['range_of_means']:.3g} vs 2 x seed std "
              f"{2 * use['mean_seed_std']:.3g} -> {'supports' if supports else 'does not support'}"),
         measured={"supports": supports, "about": _about(raw), "decisions": use,
@@ -155,6 +161,7 @@ def check_table4() -> Evidence:
             "plain net's lr/||W||^2 under explicit linear warm-up exceeds 0.9 (Fig. 5); reported per "
             "lambda, supported if both hold for some lambda > 0.",
     expect=Verdict.ANALOGUE,
+    expect_finding=Finding.DOES_NOT_SUPPORT,
 )
 def check_warmup() -> Evidence:
     def decide(r):
@@ -168,6 +175,7 @@ def check_warmup() -> Evidence:
                       for k, d in use.items())
     return Evidence(
         verdict=Verdict.ANALOGUE,
+        finding=Finding.SUPPORTS if supports else Finding.DOES_NOT_SUPPORT,
         key=f"{shown} -> {'supports' if supports else 'does not support'}",
         measured={"supports": supports, "about": _about(raw), "decisions": use,
                   "quick_decisions": quick,
