@@ -167,7 +167,7 @@ class Evidence:
         finding: for ``analogue`` verdicts (required there, refused elsewhere): whether the
             analogue supports the statement, computed in this run.
         recorded: provenance of numbers this run did not compute (keys ``PROVENANCE_FIELDS``);
-            when given, ``key`` must begin with ``"recorded"`` so a reader of the table sees it.
+            when given, ``key`` must label the recorded numbers with the word ``recorded``.
         series: arrays a figure is drawn from (saved beside the figure, not in the table).
     """
 
@@ -194,8 +194,9 @@ class Evidence:
             missing = [f for f in PROVENANCE_FIELDS if not self.recorded.get(f)]
             if missing:
                 raise ValueError(f"Evidence: recorded results need their provenance ({', '.join(missing)})")
-            if not self.key.startswith("recorded"):
-                raise ValueError("Evidence: the key of a recorded result must begin with 'recorded'")
+            if "recorded" not in self.key:
+                raise ValueError("Evidence: the key of a recorded result must say 'recorded' where "
+                                 "its recorded numbers are shown")
         if self.tolerance is not None and not self.tolerance_reason:
             raise ValueError("Evidence: a tolerance needs its reason (tolerance_reason)")
         if self.verdict is Verdict.CORRECTED and not self.corrected:
