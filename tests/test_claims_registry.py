@@ -1,8 +1,15 @@
-"""The registry itself: every claim is well formed, runs, and gives the verdict recorded with it."""
+"""The registry itself: every claim is well formed, runs, gives the verdict recorded with it, agrees
+with its own evidence and with the README, and no two claims decide the same statement."""
 
 from __future__ import annotations
 
+import math
+import re
+from pathlib import Path
+
 import pytest
+
+from normtheory import report
 
 from normtheory.claims import all_claims
 from normtheory.registry import BLOG, LECTURE, PAPER, Evidence, Verdict, decide
@@ -24,12 +31,128 @@ def test_ids_are_unique_and_prefixed():
         assert c.id.startswith(prefixes[c.source.document]), c.id
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _readme_rows() -> dict[str, str]:
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index(report.MARKDOWN_BEGIN):text.index(report.MARKDOWN_END)]
+    return {line.split(" | ", 1)[0].removeprefix("| "): line
+            for line in block.splitlines() if line.startswith("| ") and not line.startswith("| id |")}
+
+
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?%?")
+
+
+def _numbers(value) -> list[float]:
+    """Every number in a JSON-like value (strings included: keys often hold formatted numbers)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    if isinstance(value, str):
+        return [_as_float(t) for t in _NUMBER.findall(value)]
+    if isinstance(value, dict):
+        return [x for k, v in value.items() for x in _numbers(k) + _numbers(v)]
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _numbers(v)]
+    return []
+
+
+def _as_float(token: str) -> float:
+    return float(token[:-1]) / 100 if token.endswith("%") else float(token)
+
+
+def _unbacked_figures(text: str, evidence_json: dict, context: str) -> list[str]:
+    """Figures in ``text`` that neither the evidence measured nor the claim's own wording contains.
+
+    A figure is backed when some number of the evidence (or of the statement/checked text, which
+    carry the protocol's parameters) agrees with it to the precision it is written with. Small
+    integers (<= 10: exponents, counts of terms, "rank one") are structure, not measurements.
+    """
+    pool = _numbers(evidence_json) + _numbers(context)
+    unbacked = []
+    for token in _NUMBER.findall(text):
+        x = _as_float(token)
+        if x == int(x) and abs(x) <= 10 and not token.endswith("%"):
+            continue
+        digits = len(re.sub(r"[^0-9]", "", token.split("e")[0].split("E")[0].lstrip("-+0.")))
+        rel = 0.5 * 10.0 ** (1 - max(digits, 1))  # half a unit in the last written digit
+        if not any(math.isclose(x, y, rel_tol=rel, abs_tol=0.0) or
+                   (token.endswith("%") and math.isclose(100 * x, y, rel_tol=rel)) for y in pool):
+            unbacked.append(token)
+    return unbacked
+
+
 @pytest.mark.parametrize("c", CLAIMS, ids=[c.id for c in CLAIMS])
 def test_claim_verdict_matches_expectation(c):
+    """One run of each check serves every per-claim test (checks take seconds each)."""
     evidence = c.run()
     # verdict and, for analogues, the finding: an analogue that stops supporting its claim fails
     assert c.outcome_as_expected(evidence), (evidence.verdict, evidence.finding, evidence.to_json())
     assert c.source.ref and c.statement and c.checked
+    # the README shows this run's row, key figure included (not only the verdict column)
+    result = report.ClaimResult(c, evidence, None, 0.0)
+    (computed,) = report.to_markdown([result]).splitlines()[4:5]
+    assert _readme_rows().get(c.id) == computed, "regenerate with: normtheory verify --markdown README.md"
+    # a corrected statement may not quote a figure its own evidence does not contain
+    if evidence.corrected:
+        unbacked = _unbacked_figures(evidence.corrected, evidence.to_json(),
+                                     c.statement + " " + c.checked)
+        assert not unbacked, f"corrected text quotes {unbacked}, which the evidence does not measure"
+
+
+def test_unbacked_figures_catches_a_contradicting_correction():
+    """The case the review found: a corrected text saying 5% while the evidence measured 15.25%."""
+    evidence = {"measured": {"underestimate": 0.1525}}
+    assert _unbacked_figures("within 5% at Adam lr 1e-3", evidence, "Adam lr 1e-3") == ["5%"]
+    assert _unbacked_figures("within 15.25% at Adam lr 1e-3", evidence, "Adam lr 1e-3") == []
+
+
+def _normalized(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
+
+
+# Pairs of distinct claims today reach a similarity of 0.62 (BLOG-frobenius-rank-single/-deep, which
+# read one sentence for a single matrix and for a deep product); a restated statement scores > 0.8.
+_SAME_STATEMENT = 0.75
+
+
+def _duplicates(claims) -> list[tuple[str, str]]:
+    import difflib
+
+    found = []
+    for i, a in enumerate(claims):
+        for b in claims[i + 1:]:
+            same_place = _normalized(a.source.ref) == _normalized(b.source.ref)
+            ratio = difflib.SequenceMatcher(None, _normalized(a.statement),
+                                            _normalized(b.statement)).ratio()
+            if (same_place and _normalized(a.statement) == _normalized(b.statement)) \
+                    or _normalized(a.checked) == _normalized(b.checked) or ratio > _SAME_STATEMENT:
+                found.append((a.id, b.id))
+    return found
+
+
+def test_no_two_claims_decide_the_same_statement():
+    """One claim per statement: two claims must state and check different things."""
+    assert _duplicates(CLAIMS) == []
+
+
+def test_duplicate_detection_catches_a_restated_claim():
+    from dataclasses import replace
+
+    c = CLAIMS[0]
+    restated = replace(c, id=c.id + "-again", statement=c.statement.rstrip(".") + ", as measured.")
+    assert _duplicates([c, restated]) == [(c.id, restated.id)]
+
+
+def test_conformance_claims_cite_the_library_documentation():
+    """A CONF- claim checks third-party code against its own documentation, not a source document."""
+    from normtheory.registry import TORCH_DOCS
+
+    for c in CLAIMS:
+        if c.id.startswith("CONF-"):
+            assert c.source.document is TORCH_DOCS, c.id
 
 
 def test_decide():
