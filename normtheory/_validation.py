@@ -6,7 +6,7 @@ import math
 
 import torch
 
-__all__ = ["check_tensor", "check_positive", "check_nonnegative", "check_int_at_least",
+__all__ = ["check_tensor", "check_real_tensor", "check_positive", "check_nonnegative", "check_int_at_least",
            "check_open_unit", "check_nonzero"]
 
 
@@ -28,6 +28,21 @@ def check_tensor(x, name: str, *, ndim: int | tuple[int, ...] | None = None,
     if not bool(torch.isfinite(x.detach()).all()):
         raise ValueError(f"{name} contains NaN or Inf")
     return x
+
+
+def check_real_tensor(x, name: str, *, ndim: int | tuple[int, ...] | None = None,
+                      min_ndim: int | None = None) -> torch.Tensor:
+    """``x`` must be a *real* floating-point tensor with finite entries (and the given ndim).
+
+    The one check for functions whose math is real only (norms over slices, means, symmetric
+    eigensolvers, ``x.mT`` as the adjoint): a complex tensor would silently be treated as real
+    there (a transpose without conjugate, or the imaginary part dropped), so it is refused with a
+    ``TypeError`` naming the argument. Functions that handle complex input correctly call
+    :func:`check_tensor` instead.
+    """
+    if isinstance(x, torch.Tensor) and x.is_complex():
+        raise TypeError(f"{name} is complex ({x.dtype}); this function is defined for real tensors only")
+    return check_tensor(x, name, ndim=ndim, min_ndim=min_ndim)
 
 
 def _check_real(value, name: str) -> float:
