@@ -145,8 +145,21 @@ def test_norm_scaling_bad_input():
         NormScaling([torch.ones(3, dtype=torch.float64)])
     with pytest.raises(ValueError):
         NormScaling([torch.zeros(3, 3, dtype=torch.float64)], mode="frobenius")
-    s = NormScaling(model, mode="frobenius")
-    with torch.no_grad():
-        model[0].weight.fill_(float("nan"))
+    with pytest.raises(TypeError):  # one tensor would be split into per-row "weights"
+        NormScaling(torch.ones(4, 3, 3, 3, dtype=torch.float64))
+    with pytest.raises(TypeError):  # the one shared check: real weights only
+        NormScaling([torch.ones(3, 3, dtype=torch.complex128)])
     with pytest.raises(ValueError):
+        NormScaling(model, clip="some")
+    with pytest.raises(ValueError):
+        NormScaling([torch.full((3, 3), float("nan"), dtype=torch.float64)])
+    # validation is at construction; a weight that becomes zero later is left as is and flagged
+    for mode in ("frobenius", "spectral"):
+        s = NormScaling(model, mode=mode)
+        with torch.no_grad():
+            model[0].weight.zero_()
         s.step()
+        assert bool(torch.isfinite(model[0].weight).all()) and not bool(model[0].weight.any())
+        assert any(bool(d.any()) for d in s.last_degenerate)
+        with torch.no_grad():
+            scaled_orthogonal_init_(model)

@@ -40,7 +40,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from normtheory.audit._certify import SigmaBracket, sigma_bracket
+from normtheory.audit._certify import SigmaBracket, bracket, sigma_bracket
 from normtheory.audit._operator import (ConvGeometry, analytic_bounds, conv_operator_norm,
                                         kernel_extent)
 
@@ -155,7 +155,7 @@ def _parametrization(module: nn.Module) -> tuple[str | None, dict]:
             br = sigma_bracket(mat)
             data = _lr_factors(torch.tensor([est]))
             data.update({"torch_sigma_estimate": est, "original_sigma_certified": br.to_json(),
-                         "estimate_rel_error": (est - br.estimate) / br.estimate,
+                         "estimate_rel_error": float((est - br.estimate) / br.estimate),
                          "n_power_iterations": p.n_power_iterations})
             return "spectral_norm", data
         return kind, {}
@@ -302,7 +302,7 @@ def audit_model(model: nn.Module, input_shape: tuple[int, ...] | None = None, *,
             m.train(flag)
     if input_shape is None:  # Linear-only model: chain in registration order is assumed, not verified
         chain = False
-    lip = None if unsupported else math.prod(la.operator_norm.upper for la in layers)
+    lip = None if unsupported else math.prod(float(la.operator_norm.upper) for la in layers)
     return AuditReport(layers, unsupported, lip, chain, CAVEATS,
                        None if input_shape is None else list(input_shape), rtol,
                        time.perf_counter() - start, time.process_time() - cpu_start)
@@ -337,7 +337,7 @@ def _audit_layers(supported: dict, shapes: dict, rtol: float, progress: bool) ->
         if isinstance(mod, _BN_TYPES):
             scale = w / torch.sqrt(mod.running_var.detach().to(torch.float64) + mod.eps)
             value = float(scale.abs().max())
-            br = SigmaBracket(value, value, "diagonal (eval-mode BN: gamma/sqrt(var+eps))", 0)
+            br = bracket(value, value, "diagonal (eval-mode BN: gamma/sqrt(var+eps))", rtol=rtol)
             out.append(LayerAudit(name, type(mod).__name__, list(w.shape), [w.numel(), w.numel()],
                                   _list(in_shape), _list(out_shape), br, br, True, (1.0, 1.0)))
             continue
@@ -352,7 +352,8 @@ def _audit_layers(supported: dict, shapes: dict, rtol: float, progress: bool) ->
                    "groups": g.groups, "padding_mode": g.padding_mode,
                    "kernel_extent": list(kernel_extent(w, g))}
             bounds = analytic_bounds(w, g, sig)
-        ratio = (op.lower / sig.upper, op.upper / sig.lower) if sig.lower > 0 else (math.nan, math.nan)
+        ratio = ((float(op.lower) / float(sig.upper), float(op.upper) / float(sig.lower))
+                 if sig.lower > 0 else (math.nan, math.nan))
         out.append(LayerAudit(name, type(mod).__name__, list(w.shape), list(mat.shape), _list(in_shape),
                               _list(out_shape), sig, op, exact, ratio, bounds, geo, param, norm))
     return out
