@@ -17,7 +17,7 @@ from normtheory.claims._roundoff import EPS64
 
 @given(lr=st.floats(1e-3, 1.0), lam=st.floats(1e-4, 0.1), mu=st.sampled_from([0.0, 0.5, 0.9]))
 @example(lr=1.0, lam=0.1, mu=0.0)
-def test_alpha_solves_characteristic_equation(lr, lam, mu):
+def test_L5_exp_lr_equivalence_alpha_solves_characteristic_equation(lr, lam, mu):
     if mu > 0 and lr * lam > (1 - math.sqrt(mu)) ** 2:
         with pytest.raises(ValueError, match="no real alpha"):
             dynamics.exponential_lr_schedule(5, lr=lr, lam=lam, momentum=mu)
@@ -31,20 +31,20 @@ def test_alpha_solves_characteristic_equation(lr, lam, mu):
         assert sched.initial_buffer_factor == pytest.approx((1 - 1 / a) / lr)
 
 
-def test_exp_lr_equivalence_holds_with_and_without_momentum():
+def test_L5_exp_lr_equivalence_holds_with_and_without_momentum():
     model = ls.MinibatchWN(seed=1)
     for mu in (0.0, 0.9):
         found = ls.exp_lr_equivalence(model, lr=0.1, lam=0.02, momentum=mu, steps=15, seed=2)
         assert found["gap_over_tol"] <= 1.0, found
 
 
-def test_exp_lr_equivalence_fails_with_empty_buffer():
+def test_L5_exp_lr_equivalence_fails_with_empty_buffer():
     model = ls.MinibatchWN(seed=1)
     found = ls.exp_lr_equivalence(model, lr=0.1, lam=0.02, momentum=0.9, steps=15, seed=2, buffer="zero")
     assert found["gap_over_tol"] > 1.0
 
 
-def test_exp_lr_equivalence_fails_with_the_momentum_free_alpha():
+def test_L5_exp_lr_equivalence_fails_with_the_momentum_free_alpha():
     # broken schedule: alpha = 1 - lr lam (Theorem 1's) used with momentum 0.9
     model = ls.MinibatchWN(seed=1)
     v0, batches = model.init(), model.batches(15, 2)
@@ -54,7 +54,7 @@ def test_exp_lr_equivalence_fails_with_the_momentum_free_alpha():
     assert float((a["directions"] - b["directions"]).abs().max()) > 1e-6
 
 
-def test_explicit_normalization_has_effective_lr_equal_to_lr():
+def test_L5_counteract_lr_decay_explicit_normalization_gives_lr():
     model = ls.MinibatchWN(seed=2)
     run = ls.run_sgd(model, model.init(scale=3.0), model.batches(10, 0), lr=0.3, project=True)
     assert torch.allclose(run["effective_lr"][1:], torch.full_like(run["effective_lr"][1:], 0.3), rtol=1e-14)
@@ -63,7 +63,7 @@ def test_explicit_normalization_has_effective_lr_equal_to_lr():
 
 
 @given(lr=st.floats(1e-3, 1.0), lam=st.floats(1e-4, 0.5), g=st.floats(-3, 3).map(lambda e: 10.0 ** e))
-def test_equilibrium_is_a_fixed_point(lr, lam, g):
+def test_L5_wd_equilibrium_is_a_fixed_point(lr, lam, g):
     eq = dynamics.weight_decay_equilibrium(lr=lr, lam=lam, grad_norm=g)
     q = 1 - lr * lam
     nxt = q * q * eq.norm_sq + lr**2 * g**2 / eq.norm_sq
@@ -71,14 +71,18 @@ def test_equilibrium_is_a_fixed_point(lr, lam, g):
     assert eq.effective_lr == pytest.approx(lr / eq.norm_sq)
 
 
-def test_naive_equilibrium_is_not_a_fixed_point():
-    lr, lam, g = 0.5, 0.2, 1.0  # s* ~ lr G / sqrt(2 lr lam) drops the (lr lam)^2 term
-    s = lr * g / math.sqrt(2 * lr * lam)
-    q = 1 - lr * lam
-    assert abs(q * q * s + lr**2 * g**2 / s - s) > 1e-3 * s
+def test_L5_wd_equilibrium_fails_for_the_naive_fixed_point():
+    # s* = lr G / sqrt(2 lr lam) drops the (lr lam)^2 term: the simulated norm does not settle there
+    def naive(*, lr, lam, grad_norm):
+        s = lr * grad_norm / math.sqrt(2 * lr * lam)
+        return dynamics.WeightDecayEquilibrium(norm_sq=s, effective_lr=lr / s, angular_update=math.sqrt(2 * lr * lam),
+                                               relaxation=2 * (1 - lr * lam) ** 2 - 1)
+
+    found = ls.constant_g_equilibrium(0.5, 0.2, equilibrium=naive)
+    assert found["final_err_over_tol"] > 1
 
 
-def test_constant_g_run_reaches_prediction():
+def test_L5_wd_equilibrium_constant_g_run_reaches_prediction():
     found = ls.constant_g_equilibrium(0.1, 0.5)
     assert found["final_err_over_tol"] <= 1 and found["contraction_err_over_tol"] <= 1
 
@@ -89,15 +93,39 @@ def test_constant_g_run_reaches_prediction():
     ({"lr": 0.1, "lam": 0.1, "momentum": 1.0}, "momentum must be < 1"),
     ({"lr": 0.1, "lam": -0.1}, "lam must be >= 0"),
 ])
-def test_exponential_schedule_bad_input(kwargs, match):
+def test_L5_exp_lr_equivalence_schedule_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         dynamics.exponential_lr_schedule(5, **kwargs)
 
 
-def test_equilibrium_bad_input():
+def test_L5_wd_equilibrium_bad_input():
     with pytest.raises(ValueError, match="grad_norm"):
         dynamics.weight_decay_equilibrium(lr=0.1, lam=0.1, grad_norm=0.0)
     with pytest.raises(ValueError, match="lam must be > 0"):
         dynamics.weight_decay_equilibrium(lr=0.1, lam=0.0, grad_norm=1.0)
     with pytest.raises(TypeError, match="steps"):
         dynamics.exponential_lr_schedule(2.5, lr=0.1, lam=0.1)
+
+
+def test_L5_counteract_lr_decay_exact_model():
+    found = ls.counteract_exact(steps=300)
+    assert found["plain_monotone"] and found["plain_over_sqrt_bound"] <= 1
+    assert found["exp_vs_decay_err_over_tol"] <= 1 and found["unit_err_over_tol"] <= 1
+    assert found["plain_final_effective_lr"] < 0.5 * found["decay_limit"]  # plain decays below WD's level
+    assert ls.counteract_exact()["decay_limit_err_over_tol"] <= 1
+
+
+def test_L5_counteract_lr_decay_fails_with_another_exponential_base():
+    # a = 1 - lr lam / 2 (a plausible slip) no longer tracks the weight-decay run
+    assert ls.counteract_exact(steps=300, exp_alpha=1 - 0.5 * 0.02 / 2)["exp_vs_decay_err_over_tol"] > 1
+
+
+def test_L5_counteract_lr_decay_claim_refuted_when_projection_is_skipped(monkeypatch):
+    # 'explicit normalization' that does not renormalize: the effective LR is no longer lr
+    original = ls.run_sgd
+
+    def no_projection(*args, project=False, **kw):
+        return original(*args, **kw)
+
+    monkeypatch.setattr(ls, "run_sgd", no_projection)
+    assert ls.check_counteract_lr_decay().verdict.value == "refuted"
