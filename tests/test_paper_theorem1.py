@@ -1,8 +1,13 @@
-"""Theorem 1 (plain SGD), its listed schedule, momentum and Adam: properties and broken variants.
+"""Theorem 1 (plain SGD), its listed schedule, momentum and Adam: properties, broken variants, and
+replay of the corrected/refuted counterexamples from their JSON record.
 
-Shorter runs than the registered claims (which the registry test runs in full)."""
+Shorter runs than the registered claims. Test names carry the claim id (``pytest -k PAPER_thm1_adam``)."""
 
 from __future__ import annotations
+
+import copy
+import json
+import math
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -10,41 +15,98 @@ from hypothesis import given, settings, strategies as st
 from normtheory import dynamics as dy
 from normtheory.claims import paper_theorem1 as pt
 
+# lstsq and the optimizers reproduce their results across calls only to round-off (measured ~1e-15
+# relative); 1e-9 is far above that and far below any change a tampered record makes.
+REPLAY_RTOL = 1e-9
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(
+        math.isclose(a[k], b[k], rel_tol=REPLAY_RTOL, abs_tol=1e-300) if isinstance(a[k], float) else a[k] == b[k]
+        for k in a)
+
 
 @settings(max_examples=10)
 @given(seed=st.integers(0, 1000), lr=st.floats(0.01, 0.1), lam=st.floats(0.0, 0.05))
-def test_theorem1_schedule_reproduces_decay(seed, lr, lam):
+def test_PAPER_thm1_schedule_reproduces_decay(seed, lr, lam):
     found = pt.theorem1_gaps(steps=40, lr=lr, lam=lam, seed=seed)
     assert found["max_gap"] <= found["tolerance"]
 
 
-def test_theorem1_fails_with_constant_lr_and_with_listed_schedule():
+def test_PAPER_thm1_fails_with_constant_lr():
     const = pt.theorem1_gaps(lambda lr, lam: (lambda t: 1.0), steps=60)
-    listed = pt.theorem1_gaps(pt.paper_listed_factor, steps=60)
     assert const["max_gap"] > const["tolerance"]
+
+
+def test_PAPER_thm1_schedule_listed_sequence_fails():
+    listed = pt.theorem1_gaps(pt.paper_listed_factor, steps=60)
     assert listed["max_gap"] > listed["tolerance"]
 
 
-def test_momentum_needs_the_derived_schedule():
+def test_PAPER_thm1_momentum_needs_the_derived_schedule():
     assert pt.momentum_gaps(steps=60, use="derived")["max_gap"] <= pt.momentum_gaps(steps=60)["tolerance"]
     bad = pt.momentum_gaps(steps=60, use="paper")
     assert bad["max_gap"] > bad["tolerance"]
 
 
-def test_momentum_regime_scan_consistent():
-    scan = pt.momentum_regime_scan()
-    assert scan["consistent"]
-    # broken variant: declaring every regime valid (ignoring c_t's sign) must be inconsistent
-    rows = [{**r, "valid": True} for r in scan["rows"]]
-    assert not all(r["valid"] == (r["lr_lam_over_edge"] <= 1) for r in rows)
+def test_PAPER_thm1_momentum_regime_scan_and_a_sign_blind_builder():
+    assert pt.momentum_regime_scan(steps=2000)["consistent"]
+
+    def sign_blind(steps, **kw):  # a builder that never reports c_t <= 0
+        return dataclasses_replace(dy.momentum_multipliers(steps, **kw))
+
+    assert not pt.momentum_regime_scan(steps=2000, multipliers=sign_blind)["consistent"]
 
 
-def test_adam_span_test_can_pass_and_fails_with_decay():
+def dataclasses_replace(schedule):
+    import dataclasses
+
+    return dataclasses.replace(schedule, valid=True, first_nonpositive=None)
+
+
+def test_PAPER_thm1_adam_span_test_can_pass_and_fails_with_decay():
     # without decay the decay-free run itself is a solution: residuals at round-off
     assert pt.adam_span_residuals(steps=10, lam=0.0)["max_residual"] < 1e-12
-    assert pt.adam_span_residuals(steps=10, lam=0.1)["max_residual"] > 1e-4
+    assert pt.adam_span_residuals(steps=10, lam=0.1)["first_step_residual"] > 1e-4
 
 
-def test_lr_lambda_overflow_is_an_error_not_inf():
+def test_PAPER_thm1_lr_lambda_overflow_is_an_error_not_inf():
     with pytest.raises(OverflowError):
         dy.theorem1_lr_lambda(lr=0.5, lam=1.0)(5000)
+
+
+@pytest.mark.parametrize("claim_check, replay, tamper", [
+    pytest.param(pt.check_thm1_schedule, pt.replay_thm1_schedule, ("optimizer", "weight_decay", 0.07),
+                 marks=pytest.mark.slow),
+    pytest.param(pt.check_thm1_momentum, pt.replay_thm1_momentum, ("optimizer", "momentum", 0.8),
+                 marks=pytest.mark.slow),
+    (pt.check_thm1_adam, pt.replay_thm1_adam, ("optimizer", "lr", 0.02)),
+], ids=["PAPER_thm1_schedule", "PAPER_thm1_momentum", "PAPER_thm1_adam"])
+def test_PAPER_thm1_replay_from_json(claim_check, replay, tamper):
+    record = json.loads(json.dumps(claim_check().to_json()))  # what `verify --json` writes
+    expected = record["counterexample"]["reproduces"]
+    assert _same(replay(record), expected)
+    changed = copy.deepcopy(record)
+    group, key, value = tamper
+    changed["counterexample"][group][key] = value
+    assert not _same(replay(changed), expected)
+    data = copy.deepcopy(record)  # the data themselves, not a seed, drive the replay
+    data["counterexample"]["model"]["x"][0][0] += 0.5
+    assert not _same(replay(data), expected)
+
+
+def test_PAPER_thm1_schedule_replay_short_record():
+    # the full-length replay runs under -m slow; a 40-step record exercises the same code quickly
+    record = {"counterexample": {**pt._sgd_record(), "steps": 40}}
+    found = pt.replay_thm1_schedule(record)
+    assert found["listed_gap"] > found["tolerance"] >= found["corrected_gap"]
+    record["counterexample"]["optimizer"]["weight_decay"] = 0.02
+    assert not _same(pt.replay_thm1_schedule(record), found)
+
+
+def test_PAPER_thm1_momentum_replay_short_record():
+    record = {"counterexample": {**pt._sgd_record(lam=pt.LAM_MOMENTUM, momentum=pt.MOMENTUM), "steps": 40,
+                                 "above_edge": {"lr": 1.0, "lam": 2 * (1 - 0.9**0.5) ** 2, "steps": 2000}}}
+    found = pt.replay_thm1_momentum(record)
+    assert found["paper_schedule_gap"] > found["tolerance"] >= found["derived_schedule_gap"]
+    assert found["above_edge_first_nonpositive"] is not None

@@ -27,6 +27,7 @@ import torch
 from normtheory._threads import single_thread
 
 from normtheory import dynamics
+from normtheory.claims._replay import net_from_record, net_record
 from normtheory.claims._roundoff import EPS64
 from normtheory.models import ScaleInvariantNet
 from normtheory.registry import PAPER, Evidence, Verdict, claim, decide
@@ -47,23 +48,29 @@ def _net(seed: int = 7, kind: str = "wn") -> ScaleInvariantNet:
     return ScaleInvariantNet(kind, seed=seed)
 
 
+ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
+
+
 def run_sgd(net: ScaleInvariantNet, v0: torch.Tensor, *, lr: float, steps: int, weight_decay: float = 0.0,
             momentum: float = 0.0, factor: Callable[[int], float] | None = None,
-            optimizer: str = "sgd") -> dict:
-    """Train the raw weight with a torch optimizer; return normalized weights and norms per step."""
+            optimizer: str = "sgd", betas: tuple[float, float] = ADAM_BETAS, adam_eps: float = ADAM_EPS) -> dict:
+    """Train the raw weight with a torch optimizer ("sgd", "adam" or "adamw"); return normalized
+    weights and norms per step."""
     with single_thread():
         return _run(net, v0, lr=lr, steps=steps, weight_decay=weight_decay, momentum=momentum,
-                    factor=factor, optimizer=optimizer)
+                    factor=factor, optimizer=optimizer, betas=tuple(betas), adam_eps=adam_eps)
 
 
-def _run(net, v0, *, lr, steps, weight_decay, momentum, factor, optimizer) -> dict:
+def _run(net, v0, *, lr, steps, weight_decay, momentum, factor, optimizer, betas, adam_eps) -> dict:
     v = v0.clone().requires_grad_(True)
     if optimizer == "sgd":
         opt = torch.optim.SGD([v], lr=lr, momentum=momentum, weight_decay=weight_decay)
     elif optimizer == "adamw":
-        opt = torch.optim.AdamW([v], lr=lr, weight_decay=weight_decay)
+        opt = torch.optim.AdamW([v], lr=lr, weight_decay=weight_decay, betas=betas, eps=adam_eps)
+    elif optimizer == "adam":
+        opt = torch.optim.Adam([v], lr=lr, weight_decay=weight_decay, betas=betas, eps=adam_eps)
     else:
-        opt = torch.optim.Adam([v], lr=lr, weight_decay=weight_decay)
+        raise ValueError(f"optimizer must be 'sgd', 'adam' or 'adamw', got {optimizer!r}")
     sched = torch.optim.lr_scheduler.LambdaLR(opt, factor) if factor is not None else None
     a, norms = [net.normalized(v.detach())], [torch.linalg.vector_norm(v.detach(), dim=1)]
     for _ in range(steps):
@@ -90,14 +97,29 @@ def trajectory_gap(decay: dict, plain: dict) -> np.ndarray:
     return (decay["a"] - plain["a"]).abs().amax(dim=(1, 2)).numpy()
 
 
+def decay_reference(net: ScaleInvariantNet, v0: torch.Tensor, *, steps: int, lr: float, lam: float,
+                    momentum: float = 0.0) -> tuple[dict, float]:
+    """The weight-decay run and its measured amplification kappa."""
+    decay = run_sgd(net, v0, lr=lr, steps=steps, weight_decay=lam, momentum=momentum)
+    return decay, _amplification(net, v0, lr=lr, steps=steps, weight_decay=lam, momentum=momentum)
+
+
 @functools.lru_cache(maxsize=8)
 def _reference(steps: int, lr: float, lam: float, momentum: float = 0.0, seed: int = 7,
                kind: str = "wn") -> tuple[dict, float]:
-    """The decay run and its measured amplification kappa (cached: several checks share them)."""
+    """decay_reference on the default model (cached: several checks share it)."""
     net = _net(seed, kind)
-    v0 = net.init()
-    decay = run_sgd(net, v0, lr=lr, steps=steps, weight_decay=lam, momentum=momentum)
-    return decay, _amplification(net, v0, lr=lr, steps=steps, weight_decay=lam, momentum=momentum)
+    return decay_reference(net, net.init(), steps=steps, lr=lr, lam=lam, momentum=momentum)
+
+
+def schedule_gap(net: ScaleInvariantNet, v0: torch.Tensor, decay: dict, kappa: float,
+                 factor: Callable[[int], float], *, steps: int, lr: float, momentum: float = 0.0) -> dict:
+    """Decay-free run under LambdaLR(factor) against the decay run: max gap and its tolerance
+    2 T kappa (n + 10) eps (divided by 1 - mu with momentum: the buffer sums past round-off)."""
+    plain = run_sgd(net, v0, lr=lr, steps=steps, momentum=momentum, factor=factor)
+    gap = trajectory_gap(decay, plain)
+    tol = 2 * steps * kappa * (v0.shape[1] + 10) * EPS64 / (1 - momentum)
+    return {"max_gap": float(gap.max()), "tolerance": tol, "kappa": kappa, "gap": gap, "plain": plain}
 
 
 def theorem1_gaps(factor_for: Callable[..., Callable[[int], float]] | None = None, *,
@@ -107,14 +129,11 @@ def theorem1_gaps(factor_for: Callable[..., Callable[[int], float]] | None = Non
     net = _net(seed, kind)
     v0 = net.init()
     decay, kappa = _reference(steps, lr, lam, 0.0, seed, kind)
-    plain = run_sgd(net, v0, lr=lr, steps=steps, factor=factor_for(lr=lr, lam=lam))
-    gap = trajectory_gap(decay, plain)
-    tol = 2 * steps * kappa * (v0.shape[1] + 10) * EPS64
-    ratio = decay["norm"] / plain["norm"]
+    found = schedule_gap(net, v0, decay, kappa, factor_for(lr=lr, lam=lam), steps=steps, lr=lr)
+    ratio = decay["norm"] / found["plain"]["norm"]
     scale = dynamics.theorem1_scales(steps, lr=lr, lam=lam)
     scale_err = float((ratio - torch.from_numpy(scale)[:, None]).abs().max() / scale.min())
-    return {"max_gap": float(gap.max()), "tolerance": tol, "kappa": kappa,
-            "norm_ratio_vs_c_t_rel_err": scale_err, "gap": gap, "decay": decay, "plain": plain}
+    return {**found, "norm_ratio_vs_c_t_rel_err": scale_err, "decay": decay}
 
 
 def paper_listed_factor(*, lr: float, lam: float) -> Callable[[int], float]:
@@ -190,6 +209,29 @@ def check_thm1() -> Evidence:
     )
 
 
+def _sgd_record(*, lam: float = LAM, momentum: float = 0.0, **numbers) -> dict:
+    """The default model, its data and the optimizer settings, as a replayable JSON record."""
+    net = _net()
+    return {"model": net_record(net, net.init()), "steps": STEPS,
+            "optimizer": {"name": "torch.optim.SGD", "lr": LR, "weight_decay": lam, "momentum": momentum,
+                          "dampening": 0.0, "nesterov": False},
+            "schedule": "decay-free run under LambdaLR: listed d_(s+1) = 1/((1 - lr lam)^(2(s+1)) (1 - lr lam)) "
+                        "at 0-based step s; corrected d = 1/(c_s c_(s+1)), c_s = (1 - lr lam)^s",
+            "reproduces": numbers}
+
+
+def replay_thm1_schedule(evidence: dict) -> dict:
+    """Rerun PAPER-thm1-schedule's comparison from the JSON evidence alone."""
+    ce = evidence["counterexample"]
+    net, v0 = net_from_record(ce["model"])
+    opt, steps = ce["optimizer"], ce["steps"]
+    lr, lam = opt["lr"], opt["weight_decay"]
+    decay, kappa = decay_reference(net, v0, steps=steps, lr=lr, lam=lam)
+    listed = schedule_gap(net, v0, decay, kappa, paper_listed_factor(lr=lr, lam=lam), steps=steps, lr=lr)
+    fixed = schedule_gap(net, v0, decay, kappa, dynamics.theorem1_lr_lambda(lr=lr, lam=lam), steps=steps, lr=lr)
+    return {"listed_gap": listed["max_gap"], "corrected_gap": fixed["max_gap"], "tolerance": fixed["tolerance"]}
+
+
 @claim(
     "PAPER-thm1-schedule",
     document=PAPER,
@@ -200,6 +242,7 @@ def check_thm1() -> Evidence:
             "with weight decay, same test and tolerance as PAPER-thm1; the corrected sequence is "
             "d_t = 1/(p_{t-1}^2 (1 - lambda eta)) at the t-th step (= Eq. (18)'s d_q for the step q -> q+1).",
     expect=Verdict.CORRECTED,
+    replay=replay_thm1_schedule,
 )
 def check_thm1_schedule() -> Evidence:
     listed = theorem1_gaps(paper_listed_factor)
@@ -210,6 +253,8 @@ def check_thm1_schedule() -> Evidence:
         key=f"listed d_t: gap {listed['max_gap']:.2g}; shifted d_t: {fixed['max_gap']:.2g} "
             f"(tol {fixed['tolerance']:.2g})",
         measured={"listed_gap": listed["max_gap"], "corrected_gap": fixed["max_gap"]},
+        counterexample=_sgd_record(listed_gap=listed["max_gap"], corrected_gap=fixed["max_gap"],
+                                   tolerance=fixed["tolerance"]),
         tolerance=fixed["tolerance"],
         tolerance_reason="as PAPER-thm1: 2 T kappa (n+10) eps",
         corrected="The t-th step (t = 1..T) needs d_t = 1/(p_{t-1}^2 (1 - lambda eta)) = "
@@ -221,25 +266,52 @@ def check_thm1_schedule() -> Evidence:
 
 # --- beyond the paper: momentum and Adam ----------------------------------------------------------
 
+def momentum_factor(use: str, *, steps: int, lr: float, lam: float, momentum: float) -> Callable[[int], float]:
+    """The derived heavy-ball schedule (``use="derived"``) or the paper's SGD one (``"paper"``)."""
+    if use == "derived":
+        return dynamics.momentum_lr_lambda(steps, lr=lr, lam=lam, momentum=momentum)
+    if use == "paper":
+        return dynamics.theorem1_lr_lambda(lr=lr, lam=lam)
+    raise ValueError(f"use must be 'derived' or 'paper', got {use!r}")
+
+
 def momentum_gaps(*, steps: int = STEPS, lr: float = LR, lam: float = LAM_MOMENTUM,
                   momentum: float = MOMENTUM, use: str = "derived") -> dict:
     net = _net()
     v0 = net.init()
     decay, kappa = _reference(steps, lr, lam, momentum)
-    factor = (dynamics.momentum_lr_lambda(steps, lr=lr, lam=lam, momentum=momentum) if use == "derived"
-              else dynamics.theorem1_lr_lambda(lr=lr, lam=lam))
-    plain = run_sgd(net, v0, lr=lr, steps=steps, momentum=momentum, factor=factor)
-    # momentum sums up to 1/(1-mu) past gradients: one more factor 1/(1 - mu) in the per-step error
-    tol = 2 * steps * kappa * (v0.shape[1] + 10) * EPS64 / (1 - momentum)
-    return {"max_gap": float(trajectory_gap(decay, plain).max()), "tolerance": tol, "kappa": kappa}
+    found = schedule_gap(net, v0, decay, kappa, momentum_factor(use, steps=steps, lr=lr, lam=lam, momentum=momentum),
+                         steps=steps, lr=lr, momentum=momentum)
+    return {k: found[k] for k in ("max_gap", "tolerance", "kappa")}
 
 
-def momentum_regime_scan(*, momentum: float = MOMENTUM, steps: int = 20000) -> dict:
-    """For lr*lam below/above (1 - sqrt mu)^2: does c_t stay positive (a positive schedule exists)?"""
+def replay_thm1_momentum(evidence: dict) -> dict:
+    """Rerun PAPER-thm1-momentum's two comparisons and its edge instance from the JSON evidence alone."""
+    ce = evidence["counterexample"]
+    net, v0 = net_from_record(ce["model"])
+    opt, steps = ce["optimizer"], ce["steps"]
+    lr, lam, mu = opt["lr"], opt["weight_decay"], opt["momentum"]
+    decay, kappa = decay_reference(net, v0, steps=steps, lr=lr, lam=lam, momentum=mu)
+    out = {}
+    for use in ("paper", "derived"):
+        found = schedule_gap(net, v0, decay, kappa, momentum_factor(use, steps=steps, lr=lr, lam=lam, momentum=mu),
+                             steps=steps, lr=lr, momentum=mu)
+        out[f"{use}_schedule_gap"] = found["max_gap"]
+    out["tolerance"] = found["tolerance"]
+    edge = ce["above_edge"]
+    s = dynamics.momentum_multipliers(edge["steps"], lr=edge["lr"], lam=edge["lam"], momentum=mu)
+    out["above_edge_first_nonpositive"] = s.first_nonpositive
+    return out
+
+
+def momentum_regime_scan(*, momentum: float = MOMENTUM, steps: int = 20000,
+                         multipliers=dynamics.momentum_multipliers) -> dict:
+    """For lr*lam below/above (1 - sqrt mu)^2: does c_t stay positive (a positive schedule exists)?
+    ``multipliers`` is the schedule builder under test (the library's by default)."""
     edge = (1 - momentum**0.5) ** 2
     rows = []
     for frac in (0.25, 0.5, 0.9, 0.99, 1.01, 1.1, 2.0, 10.0):
-        s = dynamics.momentum_multipliers(steps, lr=1.0, lam=frac * edge, momentum=momentum)
+        s = multipliers(steps, lr=1.0, lam=frac * edge, momentum=momentum)
         rows.append({"lr_lam_over_edge": frac, "valid": s.valid, "first_nonpositive": s.first_nonpositive})
     return {"edge": edge, "rows": rows,
             "consistent": all(r["valid"] == (r["lr_lam_over_edge"] <= 1) for r in rows)}
@@ -258,11 +330,13 @@ def momentum_regime_scan(*, momentum: float = MOMENTUM, steps: int = 20000) -> d
             "2 T kappa (n+10) eps/(1-mu) over 300 steps; and c_t stays positive iff "
             "lr lam <= (1-sqrt mu)^2 (scanned over 20000 steps).",
     expect=Verdict.CORRECTED,
+    replay=replay_thm1_momentum,
 )
 def check_thm1_momentum() -> Evidence:
     paper = momentum_gaps(use="paper")
     derived = momentum_gaps(use="derived")
     regime = momentum_regime_scan()
+    above = dynamics.momentum_multipliers(20000, lr=1.0, lam=2 * regime["edge"], momentum=MOMENTUM)
     holds = paper["max_gap"] <= paper["tolerance"]
     fixed = derived["max_gap"] <= derived["tolerance"] and regime["consistent"]
     return Evidence(
@@ -270,6 +344,13 @@ def check_thm1_momentum() -> Evidence:
         key=f"paper's d_t with momentum: gap {paper['max_gap']:.2g}; derived schedule: "
             f"{derived['max_gap']:.2g} (tol {derived['tolerance']:.2g})",
         measured={"paper_schedule": paper, "derived_schedule": derived, "regime": regime},
+        counterexample={**_sgd_record(lam=LAM_MOMENTUM, momentum=MOMENTUM, paper_schedule_gap=paper["max_gap"],
+                                      derived_schedule_gap=derived["max_gap"], tolerance=derived["tolerance"],
+                                      above_edge_first_nonpositive=above.first_nonpositive),
+                        "schedule": "decay-free heavy ball under LambdaLR: 'paper' = Theorem 1's d_t; 'derived' "
+                                    "= 1/(c_t c_(t+1)), c_0 = 1, c_1 = 1 - lr lam, c_(t+1) = (1 + mu - lr lam) c_t - mu c_(t-1)",
+                        "above_edge": {"lr": 1.0, "lam": 2 * regime["edge"], "steps": 20000,
+                                       "meaning": "lr lam = 2 (1 - sqrt mu)^2: c_t first <= 0 at this step"}},
         tolerance=derived["tolerance"],
         tolerance_reason="2 T kappa (n+10) eps / (1 - mu): the SGD bound with the momentum buffer's "
                          "geometric sum of past round-off",
@@ -283,12 +364,20 @@ def check_thm1_momentum() -> Evidence:
 
 
 def adam_span_residuals(*, steps: int = 30, lr: float = 0.01, lam: float = 0.1, seed_scale: float = 1.0,
-                        optimizer: str = "adam") -> dict:
+                        optimizer: str = "adam", net: ScaleInvariantNet | None = None, v0: torch.Tensor | None = None,
+                        betas: tuple[float, float] = ADAM_BETAS, adam_eps: float = ADAM_EPS) -> dict:
+    """See _adam_span_residuals; the default model and v0 = net.init() * seed_scale unless given."""
+    if net is None:
+        net = _net()
+    if v0 is None:
+        v0 = net.init() * seed_scale
     with single_thread():
-        return _adam_span_residuals(steps=steps, lr=lr, lam=lam, seed_scale=seed_scale, optimizer=optimizer)
+        return _adam_span_residuals(net, v0, steps=steps, lr=lr, lam=lam, optimizer=optimizer,
+                                    betas=tuple(betas), adam_eps=adam_eps)
 
 
-def _adam_span_residuals(*, steps: int, lr: float, lam: float, seed_scale: float, optimizer: str) -> dict:
+def _adam_span_residuals(net: ScaleInvariantNet, v0: torch.Tensor, *, steps: int, lr: float, lam: float,
+                         optimizer: str, betas: tuple[float, float], adam_eps: float) -> dict:
     """Adam with coupled L2 decay vs any decay-free Adam schedule.
 
     A decay-free Adam step is U_{t+1} = U_t - lr_t D_t with D_t = mhat/(sqrt(vhat)+eps) fixed by
@@ -296,13 +385,14 @@ def _adam_span_residuals(*, steps: int, lr: float, lam: float, seed_scale: float
     = s_j A_{t+1}[j] with s_j > 0 and one common lr_t: a linear system in (s_1..s_J, lr_t) with
     J n equations. The relative least-squares residual of that fit is computed
     at each step (following the forced unique solution while the residual is at round-off level);
-    a residual far above round-off is a counterexample no schedule can avoid.
+    a residual far above round-off is a counterexample no schedule can avoid. At the first step
+    nothing is free but lr_0 and the s_j (U_0 = v0, D_0 is fixed by the first gradient), so the
+    first-step residual alone decides.
     """
-    net = _net()
-    v0 = net.init() * seed_scale
-    decay = run_sgd(net, v0, lr=lr, steps=steps, weight_decay=lam, optimizer=optimizer)
+    decay = run_sgd(net, v0, lr=lr, steps=steps, weight_decay=lam, optimizer=optimizer, betas=betas,
+                    adam_eps=adam_eps)
     w = [net.normalized(x) for x in decay["a"]]  # normalized decay weights = directions
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    beta1, beta2, eps = betas[0], betas[1], adam_eps
     u = v0.clone()
     m = torch.zeros_like(u)
     s2 = torch.zeros_like(u)
@@ -327,7 +417,17 @@ def _adam_span_residuals(*, steps: int, lr: float, lam: float, seed_scale: float
         # follow the least-squares choice: U_{t+1} = U_t - lr_t D_t
         u = u - float(coef[rows]) * d
     return {"residuals": residuals, "first_step_residual": residuals[0], "max_residual": max(residuals),
-            "lr": lr, "lam": lam, "steps": steps, "model_seed": 7}
+            "lr": lr, "lam": lam, "steps": steps, "model_seed": net.seed}
+
+
+def replay_thm1_adam(evidence: dict) -> dict:
+    """Rerun PAPER-thm1-adam's span test from the JSON evidence alone (model, data, v0, Adam settings)."""
+    ce = evidence["counterexample"]
+    net, v0 = net_from_record(ce["model"])
+    opt = ce["optimizer"]
+    found = adam_span_residuals(steps=ce["steps"], lr=opt["lr"], lam=opt["weight_decay"], optimizer="adam",
+                                net=net, v0=v0, betas=tuple(opt["betas"]), adam_eps=opt["eps"])
+    return {"first_step_residual": found["first_step_residual"], "max_residual": found["max_residual"]}
 
 
 @claim(
@@ -343,8 +443,10 @@ def _adam_span_residuals(*, steps: int, lr: float, lam: float, seed_scale: float
             "step means no learning-rate schedule reproduces the trajectory. The same residual is "
             "reported for AdamW (decoupled decay, torch.optim.AdamW) in measured.",
     expect=Verdict.REFUTED,
+    replay=replay_thm1_adam,
 )
 def check_thm1_adam() -> Evidence:
+    net = _net()
     found = adam_span_residuals()
     decoupled = adam_span_residuals(optimizer="adamw")
     found["adamw_max_residual"] = decoupled["max_residual"]
@@ -361,9 +463,12 @@ def check_thm1_adam() -> Evidence:
         tolerance_reason="1e3 x n eps: a least-squares residual in n = 30 dims is ~ n eps when the point "
                          "lies in the span; three orders of headroom",
         counterexample=None if holds else {
-            "model": "ScaleInvariantNet('wn', seed=7), init v0 = net.init()",
-            "optimizer": "torch.optim.Adam(lr=0.01, weight_decay=0.1, betas=(0.9, 0.999), eps=1e-8)",
-            "first_step_residual": found["first_step_residual"],
-            "replay": "normtheory.claims.paper_theorem1.adam_span_residuals()",
+            "model": net_record(net, net.init()), "steps": 30,
+            "optimizer": {"name": "torch.optim.Adam", "lr": 0.01, "weight_decay": 0.1, "betas": list(ADAM_BETAS),
+                          "eps": ADAM_EPS, "amsgrad": False},
+            "test": "least-squares residual of U_t = s_j A_(t+1),j + lr_t D_t per unit (D_t the decay-free Adam "
+                    "direction at U_t, A_(t+1) the decay run's normalized weight), following the fitted lr_t",
+            "reproduces": {"first_step_residual": found["first_step_residual"],
+                           "max_residual": found["max_residual"]},
         },
     )
