@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from normtheory._validation import check_positive, check_tensor
+from normtheory._validation import check_int_at_least, check_positive, check_real_tensor
 
 __all__ = [
     "KronEigen",
@@ -43,7 +43,7 @@ __all__ = [
 
 
 def _square(x: torch.Tensor, name: str) -> torch.Tensor:
-    check_tensor(x, name, ndim=2)
+    check_real_tensor(x, name, ndim=2)
     if x.shape[0] != x.shape[1]:
         raise ValueError(f"{name} must be square, got shape {tuple(x.shape)}")
     return x
@@ -55,6 +55,35 @@ def _symmetric(x: torch.Tensor, name: str) -> torch.Tensor:
     if not torch.allclose(x, x.mT, rtol=0, atol=1e3 * torch.finfo(x.dtype).eps * float(x.abs().max())):
         raise ValueError(f"{name} must be symmetric")
     return x
+
+
+def _psd(x: torch.Tensor, name: str, *, definite: bool = False) -> torch.Tensor:
+    """``x`` must be symmetric positive semidefinite (or definite): a covariance, a second moment
+    or a Fisher factor. An indefinite input has no meaning there and would silently give negative
+    "curvature" (or a K-FAC step uphill), so it is refused, naming the argument.
+
+    Semidefinite: ``eigvalsh`` is backward stable, so a PSD matrix's computed eigenvalues are
+    ``>= -c n eps ||x||_2``; ``n eps ||x||_2`` (``c = 1``, the usual LAPACK constant bound) is the
+    allowance. Definite: the Cholesky factorization must succeed (it does exactly for matrices
+    that are numerically positive definite, which is what the solves need).
+    """
+    _symmetric(x, name)
+    if definite:
+        if int(torch.linalg.cholesky_ex(x).info) != 0:
+            raise ValueError(f"{name} must be symmetric positive definite (its Cholesky factorization fails)")
+        return x
+    lam = torch.linalg.eigvalsh(x)
+    allowance = x.shape[0] * float(torch.finfo(x.dtype).eps) * float(lam.abs().max())
+    if float(lam[0]) < -allowance:
+        raise ValueError(f"{name} must be positive semidefinite (smallest eigenvalue {float(lam[0]):.3g}, "
+                         f"allowance for round-off {allowance:.3g})")
+    return x
+
+
+def _match(name: str, x: torch.Tensor, shape: tuple[int, ...], ref: str) -> None:
+    """``x`` must have ``shape`` (which ``ref`` determines) and ``ref``'s dtype is checked by matmul."""
+    if tuple(x.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape} to match {ref}, got {tuple(x.shape)}")
 
 
 @dataclass(frozen=True)
@@ -86,14 +115,15 @@ def kron_eigh(a: torch.Tensor, b: torch.Tensor) -> KronEigen:
 
 def vec(w: torch.Tensor) -> torch.Tensor:
     """Column-major vectorization (stack the columns of ``w``), the convention of the slides."""
-    check_tensor(w, "w", ndim=2)
+    check_real_tensor(w, "w", ndim=2)
     return w.mT.reshape(-1)
 
 
 def unvec(theta: torch.Tensor, rows: int) -> torch.Tensor:
     """Inverse of :func:`vec`: a ``(rows, len(theta)/rows)`` matrix."""
-    check_tensor(theta, "theta", ndim=1)
-    if rows < 1 or theta.numel() % rows:
+    check_real_tensor(theta, "theta", ndim=1)
+    check_int_at_least(rows, "rows", 1)
+    if theta.numel() % rows:
         raise ValueError(f"rows={rows} does not divide len(theta)={theta.numel()}")
     return theta.reshape(-1, rows).mT
 
@@ -105,14 +135,14 @@ def homogeneous_second_moment(a: torch.Tensor) -> torch.Tensor:
     with the batch mean :math:`m` and the (biased) batch covariance :math:`\Sigma`. ``a`` is
     ``(N, D)``.
     """
-    check_tensor(a, "a", ndim=2)
+    check_real_tensor(a, "a", ndim=2)
     bar = torch.cat([a, torch.ones_like(a[:, :1])], dim=1)
     return bar.mT @ bar / a.shape[0]
 
 
 def input_statistics(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Batch mean ``m`` (D,) and biased covariance ``Sigma`` (D, D) of ``a`` (N, D)."""
-    check_tensor(a, "a", ndim=2)
+    check_real_tensor(a, "a", ndim=2)
     m = a.mean(dim=0)
     c = a - m
     return m, c.mT @ c / a.shape[0]
@@ -159,12 +189,16 @@ class OutlierPrediction:
 
 
 def ics_outlier_prediction(mean: torch.Tensor, sigma: torch.Tensor, s: torch.Tensor) -> OutlierPrediction:
-    """Predicted outliers of ``homogeneous_second_moment (x) s`` from the input mean and covariance."""
-    check_tensor(mean, "mean", ndim=1)
-    _symmetric(sigma, "sigma")
-    _symmetric(s, "s")
-    if sigma.shape[0] != mean.shape[0]:
-        raise ValueError(f"sigma has shape {tuple(sigma.shape)} but mean has length {mean.shape[0]}")
+    """Predicted outliers of ``homogeneous_second_moment (x) s`` from the input mean and covariance.
+
+    Raises:
+        ValueError: ``sigma`` (a covariance) or ``s`` (a Fisher factor) not symmetric positive
+            semidefinite; shapes that do not match ``mean``.
+    """
+    check_real_tensor(mean, "mean", ndim=1)
+    _psd(sigma, "sigma")
+    _psd(s, "s")
+    _match("sigma", sigma, (mean.shape[0],) * 2, "mean")
     nu = float(mean @ mean) + 1.0
     norm_sigma = float(torch.linalg.matrix_norm(sigma, ord=2))
     u = torch.cat([mean, mean.new_ones(1)]) / nu**0.5
@@ -181,18 +215,25 @@ def affine_reparameterize(w: torch.Tensor, b: torch.Tensor, mean: torch.Tensor,
     Then :math:`\tilde W \tilde a + \tilde b = W a + b` for :math:`\tilde a = \Sigma^{-1/2}(a - m)`
     (see :func:`standardize_inputs`): the layer computes the same function.
     """
-    check_tensor(w, "w", ndim=2)
-    check_tensor(b, "b", ndim=1)
-    check_tensor(mean, "mean", ndim=1)
+    check_real_tensor(w, "w", ndim=2)
+    check_real_tensor(b, "b", ndim=1)
+    check_real_tensor(mean, "mean", ndim=1)
     if w.shape[1] != mean.shape[0] or b.shape[0] != w.shape[0]:
         raise ValueError(f"shapes do not match: w {tuple(w.shape)}, b {tuple(b.shape)}, mean {tuple(mean.shape)}")
+    _match("sigma", check_real_tensor(sigma, "sigma", ndim=2), (w.shape[1],) * 2, "w's input size")
     return w @ psd_sqrt(sigma), b + w @ mean
 
 
 def standardize_inputs(a: torch.Tensor, mean: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    r""":math:`\tilde a = \Sigma^{-1/2}(a - m)` for each row of ``a`` (N, D)."""
-    check_tensor(a, "a", ndim=2)
-    check_tensor(mean, "mean", ndim=1)
+    r""":math:`\tilde a = \Sigma^{-1/2}(a - m)` for each row of ``a`` (N, D).
+
+    ``mean`` must have length D and ``sigma`` shape (D, D): a length-1 mean would broadcast and
+    centre every input by the same number, silently.
+    """
+    check_real_tensor(a, "a", ndim=2)
+    check_real_tensor(mean, "mean", ndim=1)
+    _match("mean", mean, (a.shape[1],), "a's columns")
+    _match("sigma", check_real_tensor(sigma, "sigma", ndim=2), (a.shape[1],) * 2, "a's columns")
     return (a - mean) @ psd_sqrt(sigma, inverse=True)
 
 
@@ -205,9 +246,9 @@ def reparam_inverse_jacobian(mean: torch.Tensor, sigma: torch.Tensor, out_dim: i
     descent on :math:`\tilde\theta` moves :math:`\theta = R\tilde\theta` by
     :math:`-\eta\,R R^\top \nabla_\theta J`: a preconditioner :math:`P = R R^\top`.
     """
-    check_tensor(mean, "mean", ndim=1)
-    if isinstance(out_dim, bool) or not isinstance(out_dim, int) or out_dim < 1:
-        raise ValueError(f"out_dim must be an int >= 1, got {out_dim!r}")
+    check_real_tensor(mean, "mean", ndim=1)
+    check_int_at_least(out_dim, "out_dim", 1)
+    _match("sigma", check_real_tensor(sigma, "sigma", ndim=2), (mean.shape[0],) * 2, "mean")
     eye = torch.eye(out_dim, dtype=mean.dtype)
     d = mean.shape[0]
     top = torch.cat([torch.kron(psd_sqrt(sigma), eye), mean.new_zeros(d * out_dim, out_dim)], dim=1)
@@ -224,8 +265,10 @@ def quasi_diagonal_block(mean: torch.Tensor, sigma: torch.Tensor, out_dim: int) 
     which is also the exact Gauss-Newton matrix of the squared loss when :math:`m, \Sigma` are the
     input statistics (:func:`homogeneous_second_moment`).
     """
-    check_tensor(mean, "mean", ndim=1)
+    check_real_tensor(mean, "mean", ndim=1)
+    check_int_at_least(out_dim, "out_dim", 1)
     _symmetric(sigma, "sigma")
+    _match("sigma", sigma, (mean.shape[0],) * 2, "mean")
     top = torch.cat([sigma + torch.outer(mean, mean), mean[:, None]], dim=1)
     bottom = torch.cat([mean[None, :], mean.new_ones(1, 1)], dim=1)
     return torch.kron(torch.cat([top, bottom], dim=0), torch.eye(out_dim, dtype=mean.dtype))
@@ -276,11 +319,15 @@ def kfac_step(w_bar: torch.Tensor, grad: torch.Tensor, a_bar: torch.Tensor, s: t
     :math:`\nabla' = \nabla U^\top`, so the step in the new coordinates is the old step times
     :math:`U^{-1}`: K-FAC commutes with the reparameterization. Damping added to ``s`` keeps this;
     damping added to ``a_bar`` does not. Returns a new tensor (inputs are not modified).
+
+    Raises:
+        ValueError: ``a_bar`` or ``s`` not symmetric positive definite (an indefinite factor
+            would turn the step uphill along some direction); shapes that do not match.
     """
-    check_tensor(w_bar, "w_bar", ndim=2)
-    check_tensor(grad, "grad", ndim=2)
-    _symmetric(a_bar, "a_bar")
-    _symmetric(s, "s")
+    check_real_tensor(w_bar, "w_bar", ndim=2)
+    check_real_tensor(grad, "grad", ndim=2)
+    _psd(a_bar, "a_bar", definite=True)
+    _psd(s, "s", definite=True)
     lr = check_positive(lr, "lr")
     if grad.shape != w_bar.shape or a_bar.shape[0] != w_bar.shape[1] or s.shape[0] != w_bar.shape[0]:
         raise ValueError(f"shapes do not match: w_bar {tuple(w_bar.shape)}, grad {tuple(grad.shape)}, "

@@ -37,6 +37,21 @@ import torch
 
 from normtheory._validation import check_int_at_least, check_nonnegative, check_positive
 
+# log of the largest and of the smallest normal float64: a schedule value outside is not
+# representable (inf, 0, or a subnormal with lost digits), and is refused rather than returned.
+_LOG_MAX = math.log(float(np.finfo(np.float64).max))
+_LOG_TINY = math.log(float(np.finfo(np.float64).tiny))
+
+
+def _exp_in_range(log_values: np.ndarray, what: str) -> np.ndarray:
+    """``exp(log_values)``, raising ``OverflowError`` (naming the first step) when an entry would
+    leave the normal float64 range. NaN entries (steps after a schedule ended) stay NaN."""
+    bad = np.nonzero((log_values > _LOG_MAX) | (log_values < _LOG_TINY))[0]
+    if bad.size:
+        raise OverflowError(f"{what} at step {int(bad[0])} leaves the float64 range "
+                            f"(its log is {float(log_values[bad[0]]):.4g}); use fewer steps")
+    return np.exp(log_values)
+
 __all__ = [
     "effective_learning_rate",
     "theorem1_scales",
@@ -64,7 +79,7 @@ def effective_learning_rate(lr: float, weight: torch.Tensor, *, dim: int | None 
     lr = check_positive(lr, "lr")
     if form not in ("wn", "ws"):
         raise ValueError(f"form must be 'wn' or 'ws', got {form!r}")
-    if power not in (1, 2):
+    if isinstance(power, bool) or power not in (1, 2):
         raise ValueError(f"power must be 1 or 2, got {power!r}")
     with torch.no_grad():
         stats = slice_stats(weight, dim=dim)
@@ -88,14 +103,21 @@ def theorem1_scales(steps: int, *, lr: float, lam: float, p0: float = 1.0) -> np
     check_int_at_least(steps, "steps", 0)
     q = _check_decay(lr, lam)
     p0 = check_positive(p0, "p0")
-    return p0 * q ** np.arange(steps + 1, dtype=np.float64)
+    t = np.arange(steps + 1, dtype=np.float64)
+    return _exp_in_range(math.log(p0) + t * math.log(q), "c_t")
 
 
 def theorem1_multipliers(steps: int, *, lr: float, lam: float, p0: float = 1.0) -> np.ndarray:
-    r"""Learning-rate multipliers :math:`d_t = 1/(c_t c_{t+1})` for steps :math:`t = 0..steps-1`."""
+    r"""Learning-rate multipliers :math:`d_t = 1/(c_t c_{t+1})` for steps :math:`t = 0..steps-1`.
+
+    Computed in log space, :math:`\log d_t = -(2t+1)\log(1-\eta\lambda) - 2\log p_0`; raises
+    ``OverflowError`` (rather than returning ``inf`` or 0) once :math:`d_t` leaves the float64 range.
+    """
     check_int_at_least(steps, "steps", 1)
-    c = theorem1_scales(steps, lr=lr, lam=lam, p0=p0)
-    return 1.0 / (c[:-1] * c[1:])
+    q = _check_decay(lr, lam)
+    p0 = check_positive(p0, "p0")
+    t = np.arange(steps, dtype=np.float64)
+    return _exp_in_range(-(2 * t + 1) * math.log(q) - 2 * math.log(p0), "Theorem 1 multiplier d_t")
 
 
 def theorem1_lr_lambda(*, lr: float, lam: float, p0: float = 1.0) -> Callable[[int], float]:
@@ -109,10 +131,9 @@ def theorem1_lr_lambda(*, lr: float, lam: float, p0: float = 1.0) -> Callable[[i
     p0 = check_positive(p0, "p0")
 
     def factor(t: int) -> float:
+        check_int_at_least(t, "t", 0)
         log_d = -(2 * t + 1) * math.log(q) - 2 * math.log(p0)
-        if log_d > 709:
-            raise OverflowError(f"Theorem 1 multiplier at step {t} exceeds the float64 range")
-        return math.exp(log_d)
+        return float(_exp_in_range(np.array([log_d]), f"Theorem 1 multiplier d_t (t = {t})")[0])
 
     return factor
 
@@ -137,35 +158,62 @@ def momentum_scales(steps: int, *, lr: float, lam: float, momentum: float, p0: f
     step where :math:`c_t` would turn non-positive (see :func:`momentum_multipliers`)."""
     check_int_at_least(steps, "steps", 0)
     p0 = check_positive(p0, "p0")
+    return _exp_in_range(_momentum_log_scales(steps, lr=lr, lam=lam, momentum=momentum, p0=p0), "c_t")
+
+
+def _momentum_log_scales(steps: int, *, lr: float, lam: float, momentum: float, p0: float) -> np.ndarray:
+    r""":math:`\log c_t`, t = 0..steps (NaN from the first non-positive :math:`c_t` on)."""
     r = _momentum_ratios(steps, lr=lr, lam=lam, momentum=momentum)
     with np.errstate(divide="ignore", invalid="ignore"):
-        logc = np.concatenate([[0.0], np.cumsum(np.log(np.where(r > 0, r, np.nan)))])
-    return p0 * np.exp(logc)
+        return math.log(p0) + np.concatenate([[0.0], np.cumsum(np.log(np.where(r > 0, r, np.nan)))])
 
 
 @dataclass(frozen=True)
 class MomentumSchedule:
-    """Multipliers d_t (t = 0..steps-1), the scales c_t, and whether every c_t stays positive."""
+    r"""The momentum equivalence's schedule over ``steps`` steps, kept in log space.
 
-    multipliers: np.ndarray
-    scales: np.ndarray
+    Attributes:
+        log_scales: :math:`\log c_t`, t = 0..steps (NaN from the first non-positive :math:`c_t` on).
+        valid: whether every :math:`c_t` stays positive (a positive schedule exists).
+        first_nonpositive: index of the first :math:`c_t \le 0`, or None.
+
+    ``multipliers`` (:math:`d_t = 1/(c_t c_{t+1})`, t = 0..steps-1) and ``scales`` (:math:`c_t`)
+    are formed on access and raise ``OverflowError`` when an entry leaves the float64 range, so
+    a long horizon can be asked whether it is valid without ever returning ``inf`` or 0.
+    """
+
+    log_scales: np.ndarray
     valid: bool
     first_nonpositive: int | None
+
+    @property
+    def scales(self) -> np.ndarray:
+        return _exp_in_range(self.log_scales, "c_t")
+
+    @property
+    def log_multipliers(self) -> np.ndarray:
+        return -(self.log_scales[:-1] + self.log_scales[1:])
+
+    @property
+    def multipliers(self) -> np.ndarray:
+        return _exp_in_range(self.log_multipliers, "momentum multiplier d_t")
 
 
 def momentum_multipliers(steps: int, *, lr: float, lam: float, momentum: float,
                          p0: float = 1.0) -> MomentumSchedule:
     r"""Learning-rate multipliers :math:`1/(c_t c_{t+1})` making decay-free heavy-ball SGD reproduce
     heavy-ball SGD with coupled L2 decay (zero initial buffers). ``valid`` is False when some
-    :math:`c_t \le 0`: then no positive schedule exists along this construction."""
+    :math:`c_t \le 0`: then no positive schedule exists along this construction, and the entries
+    from that step on are NaN. The multipliers are computed in log space (see
+    :class:`MomentumSchedule`: reading one that leaves the float64 range raises ``OverflowError``).
+    """
     check_int_at_least(steps, "steps", 1)
+    p0 = check_positive(p0, "p0")
     r = _momentum_ratios(steps, lr=lr, lam=lam, momentum=momentum)
     bad = np.nonzero(~(r > 0))[0]
     first = int(bad[0]) + 1 if bad.size else None  # index of the first c_t <= 0
-    c = momentum_scales(steps, lr=lr, lam=lam, momentum=momentum, p0=p0)
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        d = 1.0 / (c[:-1] * c[1:])
-    return MomentumSchedule(multipliers=d, scales=c, valid=first is None, first_nonpositive=first)
+    logc = _momentum_log_scales(steps, lr=lr, lam=lam, momentum=momentum, p0=p0)
+    return MomentumSchedule(log_scales=logc, valid=first is None, first_nonpositive=first)
 
 
 def momentum_lr_lambda(steps: int, *, lr: float, lam: float, momentum: float,

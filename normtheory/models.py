@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 
 from normtheory import reparam
+from normtheory._validation import check_int_at_least, check_positive
 
 __all__ = ["ReluNet", "ScaleInvariantNet", "NORMALIZERS"]
 
@@ -32,6 +33,13 @@ class ReluNet:
     readout: torch.Tensor = field(init=False)
 
     def __post_init__(self) -> None:
+        self.widths = tuple(self.widths)
+        if len(self.widths) < 2:
+            raise ValueError(f"widths must list at least an input and an output width, got {self.widths}")
+        for i, w in enumerate(self.widths):
+            check_int_at_least(w, f"widths[{i}]", 1)
+        check_int_at_least(self.batch, "batch", 1)
+        check_int_at_least(self.seed, "seed", 0)
         g = torch.Generator().manual_seed(self.seed)
         self.x = torch.randn(self.batch, self.widths[0], generator=g, dtype=torch.float64)
         self.readout = torch.randn(self.widths[-1], generator=g, dtype=torch.float64)
@@ -41,11 +49,14 @@ class ReluNet:
         return len(self.widths) - 1
 
     def init(self, scale: float = 1.0) -> list[torch.Tensor]:
+        check_positive(scale, "scale")
         g = torch.Generator().manual_seed(self.seed + 1)
         return [scale * torch.randn(o, i, generator=g, dtype=torch.float64)
                 for i, o in zip(self.widths[:-1], self.widths[1:])]
 
     def __call__(self, weights: list[torch.Tensor]) -> torch.Tensor:
+        if len(weights) != self.degree:
+            raise ValueError(f"weights must hold {self.degree} matrices (one per layer), got {len(weights)}")
         h = self.x
         for w in weights:
             h = torch.relu(h @ w.T)
@@ -79,12 +90,18 @@ class ScaleInvariantNet:
     def __post_init__(self) -> None:
         if self.kind not in NORMALIZERS:
             raise ValueError(f"kind must be one of {NORMALIZERS}, got {self.kind!r}")
+        for name in ("d_in", "hidden", "classes"):
+            check_int_at_least(getattr(self, name), name, 1)
+        # batch-norm statistics need two samples per unit
+        check_int_at_least(self.batch, "batch", 2 if self.kind == "bn" else 1)
+        check_int_at_least(self.seed, "seed", 0)
         g = torch.Generator().manual_seed(self.seed)
         self.x = torch.randn(self.batch, self.d_in, generator=g, dtype=torch.float64)
         self.y = torch.randint(0, self.classes, (self.batch,), generator=g)
         self.head = torch.randn(self.hidden, self.classes, generator=g, dtype=torch.float64)
 
     def init(self, scale: float = 1.0) -> torch.Tensor:
+        check_positive(scale, "scale")
         g = torch.Generator().manual_seed(self.seed + 1)
         return scale * torch.randn(self.hidden, self.d_in, generator=g, dtype=torch.float64)
 

@@ -23,7 +23,9 @@ tensor usable in a loss; the gradients are tensors of the weight's shape.
 learning rate :math:`\eta_t`, so it works with any ``torch.optim`` optimizer. For the WN form this
 moves every slice's norm to :math:`k - \eta\lambda(k - \epsilon)` (the direction is unchanged); for the
 WS form the mean shrinks by :math:`1 - \eta\lambda` and the spread moves to
-:math:`v - \eta\lambda (v - \epsilon)`.
+:math:`v - \eta\lambda (v - \epsilon)`. Both need :math:`\eta\lambda < 1`: at
+:math:`\eta\lambda \ge 1` the factor :math:`1 - \eta\lambda` is zero or negative and the step
+would zero or flip the weight, so :meth:`DecoupledDecay.step` refuses it.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Iterable
 
 import torch
 
-from normtheory._validation import check_nonnegative, check_positive, check_tensor
+from normtheory._validation import check_nonnegative, check_positive, check_real_tensor
 
 __all__ = [
     "FORMS",
@@ -43,6 +45,7 @@ __all__ = [
     "eps_shifted_l2_grad",
     "slice_stats",
     "DecoupledDecay",
+    "decoupled_decay_update_",
 ]
 
 FORMS = ("wn", "ws")
@@ -69,9 +72,14 @@ def _check_form(form: str) -> str:
 
 
 def slice_stats(weight: torch.Tensor, *, dim: int | None = 0) -> dict[str, torch.Tensor]:
-    """Per-slice statistics (keepdim shapes): ``norm`` k, ``mean`` m, ``std`` v and the count ``n``."""
-    check_tensor(weight, "weight")
+    """Per-slice statistics (keepdim shapes): ``norm`` k, ``mean`` m, ``std`` v and the count ``n``.
+
+    Half-precision weights are summarised in float32 (a float16 sum of squares overflows at 65504).
+    """
+    check_real_tensor(weight, "weight")
     dims = _reduce_dims(weight, dim)
+    if weight.dtype in (torch.float16, torch.bfloat16):
+        weight = weight.float()
     n = math.prod(weight.shape[d] for d in dims)
     mean = weight.mean(dim=dims, keepdim=True)
     centered = weight - mean
@@ -90,15 +98,21 @@ def _lam_eps(lam, eps) -> tuple[float, float]:
 
 
 def l2_penalty(weight: torch.Tensor, *, lam: float) -> torch.Tensor:
-    r"""Plain L2: :math:`\tfrac12 \lambda \lVert W \rVert^2` over the whole tensor (paper Eq. (4))."""
-    check_tensor(weight, "weight")
+    r"""Plain L2: :math:`\tfrac12 \lambda \lVert W \rVert^2` over the whole tensor (paper Eq. (4)).
+
+    Half-precision weights are summed in float32 (the result is float32): a float16 sum of squares
+    overflows at 65504, already for 2 entries of 200.
+    """
+    check_real_tensor(weight, "weight")
     lam = check_nonnegative(lam, "lam")
+    if weight.dtype in (torch.float16, torch.bfloat16):
+        weight = weight.float()
     return 0.5 * lam * weight.square().sum()
 
 
 def l2_penalty_grad(weight: torch.Tensor, *, lam: float) -> torch.Tensor:
     r"""Gradient of :func:`l2_penalty`: :math:`\lambda W` (classic weight decay)."""
-    check_tensor(weight, "weight")
+    check_real_tensor(weight, "weight")
     lam = check_nonnegative(lam, "lam")
     return lam * weight
 
@@ -126,7 +140,7 @@ def eps_shifted_l2(weight: torch.Tensor, *, lam: float, eps: float, dim: int | N
         ``form``, bad ``dim``; with ``eps > 0``, a slice of zero norm (WN) or zero spread (WS), where
         the gradient is undefined.
     """
-    check_tensor(weight, "weight")
+    check_real_tensor(weight, "weight")
     lam, eps = _lam_eps(lam, eps)
     _check_form(form)
     stats = slice_stats(weight, dim=dim)
@@ -145,7 +159,7 @@ def eps_shifted_l2_grad(weight: torch.Tensor, *, lam: float, eps: float, dim: in
     ``ws`` (Eq. 28): :math:`\lambda ((1 - \epsilon/v_j) W + (\epsilon/v_j) m_j)`.
     Never modifies ``weight``; no autograd graph is needed.
     """
-    check_tensor(weight, "weight")
+    check_real_tensor(weight, "weight")
     lam, eps = _lam_eps(lam, eps)
     _check_form(form)
     with torch.no_grad():
@@ -154,9 +168,9 @@ def eps_shifted_l2_grad(weight: torch.Tensor, *, lam: float, eps: float, dim: in
         if eps == 0:
             return lam * weight.detach().clone()
         if form == "wn":
-            return lam * (1 - eps / stats["norm"]) * weight
+            return (lam * (1 - eps / stats["norm"]) * weight).to(weight.dtype)
         ratio = eps / stats["std"]
-        return lam * ((1 - ratio) * weight + ratio * stats["mean"])
+        return (lam * ((1 - ratio) * weight + ratio * stats["mean"])).to(weight.dtype)
 
 
 class DecoupledDecay:
@@ -182,10 +196,14 @@ class DecoupledDecay:
         if not self.params:
             raise ValueError("params is empty")
         for i, p in enumerate(self.params):
-            check_tensor(p, f"params[{i}]")
+            check_real_tensor(p, f"params[{i}]")
         self.lam, self.eps = _lam_eps(lam, eps)
         self.form = _check_form(form)
+        for p in self.params:
+            _reduce_dims(p, dim)  # a bad dim fails here, not at the first step
         self.dim = dim
+        if optimizer is not None and not hasattr(optimizer, "param_groups"):
+            raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         self.optimizer = optimizer
 
     def _lr_of(self, p: torch.Tensor) -> float:
@@ -194,12 +212,29 @@ class DecoupledDecay:
                 return float(group["lr"])
         raise ValueError("a decayed parameter is not in any of the optimizer's param groups")
 
-    @torch.no_grad()
     def step(self, lr: float | None = None) -> None:
+        r"""Move every weight by :math:`-\eta\nabla R(W)` in place (outside autograd).
+
+        Raises:
+            ValueError: no ``lr`` and no optimizer; ``lr <= 0``; :math:`\eta\lambda \ge 1` (the step
+            would zero or flip the weight), checked for every weight before any is changed.
+        """
         if lr is None and self.optimizer is None:
             raise ValueError("lr must be given when DecoupledDecay has no optimizer")
         if lr is not None:
             check_positive(lr, "lr")
-        for p in self.params:
-            eta = lr if lr is not None else self._lr_of(p)
-            p.sub_(eta * eps_shifted_l2_grad(p, lam=self.lam, eps=self.eps, dim=self.dim, form=self.form))
+        etas = [lr if lr is not None else check_positive(self._lr_of(p), "optimizer lr") for p in self.params]
+        for eta in etas:
+            if not eta * self.lam < 1:
+                raise ValueError(f"lr * lam must be < 1 (the decay multiplies W by 1 - lr*lam), got "
+                                 f"lr = {eta:g}, lam = {self.lam:g}")
+        for p, eta in zip(self.params, etas):
+            decoupled_decay_update_(p, eta, lam=self.lam, eps=self.eps, dim=self.dim, form=self.form)
+
+
+def decoupled_decay_update_(weight: torch.Tensor, lr: float, *, lam: float, eps: float,
+                            dim: int | None, form: str) -> None:
+    r"""In place: :math:`W \leftarrow W - \eta \nabla R(W)` with the gradient of
+    :func:`eps_shifted_l2_grad` (a plain function, so that it can be tested and mutated on its own)."""
+    with torch.no_grad():
+        weight.sub_(lr * eps_shifted_l2_grad(weight, lam=lam, eps=eps, dim=dim, form=form))

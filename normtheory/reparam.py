@@ -1,7 +1,12 @@
 """Weight reparameterizations and batch normalization, as small functions of tensors.
 
 Every function here is pure (no in-place change of its inputs), differentiable with autograd, and
-checks its arguments: floating dtype, finite entries, a non-zero norm or spread wherever it divides.
+checks its arguments: real floating dtype (complex input is refused: these are real-valued
+normalizations), finite entries, a non-zero norm or spread wherever it divides.
+
+Half-precision input (float16, bfloat16) is normalized in float32 and the result cast back: a
+float16 sum of squares overflows at 65504 (three entries of 6e4, or a batch of +-300, already
+do), although the normalized output itself is small and representable.
 
 Reductions follow torch's ``weight_norm`` convention: ``dim`` is the dimension that is *kept* (the
 output channel, ``dim=0`` for ``nn.Linear`` and ``nn.Conv*`` weights) and the statistics are taken
@@ -20,7 +25,7 @@ import math
 
 import torch
 
-from normtheory._validation import check_nonnegative, check_nonzero, check_tensor
+from normtheory._validation import check_nonnegative, check_nonzero, check_real_tensor
 
 __all__ = [
     "weight_norm",
@@ -31,10 +36,20 @@ __all__ = [
 ]
 
 
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _working(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in the dtype its statistics are accumulated in: float32 for half precision."""
+    return x.float() if x.dtype in _HALF else x
+
+
 def _kept_dim_reduction(x: torch.Tensor, dim: int | None, name: str) -> tuple[int, ...]:
     """The dimensions to reduce over when ``dim`` is kept (all of them for ``dim=None``)."""
     if dim is None:
         return tuple(range(x.ndim))
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"dim must be an int or None, got {type(dim).__name__}")
     if not -x.ndim <= dim < x.ndim:
         raise ValueError(f"dim={dim} is out of range for {name} of shape {tuple(x.shape)}")
     dim %= x.ndim
@@ -72,15 +87,34 @@ def weight_norm(v: torch.Tensor, g: torch.Tensor | None = None, *, dim: int | No
     Raises:
         TypeError: non-tensor or integer input.  ValueError: NaN/Inf, a zero-norm slice, bad dim.
     """
-    check_tensor(v, "v")
+    check_real_tensor(v, "v")
     dims = _kept_dim_reduction(v, dim, "v")
-    norm = _slice_norm(v, dims)
+    work = _working(v)
+    norm = _slice_norm(work, dims)
     check_nonzero(norm, "v", "norm (in some slice along the kept dim)")
-    out = v / norm
-    if g is not None:
-        check_tensor(g, "g")
-        out = g * out
-    return out
+    return _scaled_by_g(work / norm, g, norm.shape, v)
+
+
+def _scaled_by_g(unit: torch.Tensor, g: torch.Tensor | None, slice_shape: torch.Size,
+                 v: torch.Tensor) -> torch.Tensor:
+    """``g * unit`` where ``g`` must broadcast to the per-slice shape (one length per slice), in
+    the dtype ``g * v`` would have.
+
+    A ``g`` of shape ``(C,)`` against slices of shape ``(C, 1)`` would broadcast along the last
+    axis instead (one length per *input*), silently giving a different reparameterization; it is
+    refused, naming the shape it should have.
+    """
+    if g is None:
+        return unit.to(v.dtype)
+    check_real_tensor(g, "g")
+    try:
+        fits = torch.broadcast_shapes(g.shape, slice_shape) == slice_shape
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise ValueError(f"g must broadcast to the per-slice shape {tuple(slice_shape)} (one length "
+                         f"per slice along the kept dim, or a scalar), got shape {tuple(g.shape)}")
+    return (_working(g) * unit).to(torch.promote_types(v.dtype, g.dtype))
 
 
 def centered_weight_norm(v: torch.Tensor, g: torch.Tensor | None = None, *,
@@ -94,18 +128,15 @@ def centered_weight_norm(v: torch.Tensor, g: torch.Tensor | None = None, *,
     Raises:
         ValueError: a slice whose entries are all equal (zero spread), NaN/Inf, bad dim.
     """
-    check_tensor(v, "v")
+    check_real_tensor(v, "v")
     dims = _kept_dim_reduction(v, dim, "v")
     if not dims:
         raise ValueError("v: centering a slice of one entry leaves zero; use dim=None or a >1-D weight")
-    centered = v - v.mean(dim=dims, keepdim=True)
+    work = _working(v)
+    centered = work - work.mean(dim=dims, keepdim=True)
     norm = _slice_norm(centered, dims)
     check_nonzero(norm, "v", "spread (all entries of a slice are equal)")
-    out = centered / norm
-    if g is not None:
-        check_tensor(g, "g")
-        out = g * out
-    return out
+    return _scaled_by_g(centered / norm, g, norm.shape, v)
 
 
 def weight_standardization(w: torch.Tensor, *, eps: float = 0.0, dim: int | None = 0) -> torch.Tensor:
@@ -127,22 +158,23 @@ def weight_standardization(w: torch.Tensor, *, eps: float = 0.0, dim: int | None
         eps: :math:`\epsilon \ge 0`. With ``eps = 0`` a slice of equal entries raises.
         dim: the kept dimension or ``None`` for the whole tensor.
     """
-    check_tensor(w, "w")
+    check_real_tensor(w, "w")
     eps = check_nonnegative(eps, "eps")
     dims = _kept_dim_reduction(w, dim, "w")
     if not dims:
         raise ValueError("w: standardizing a slice of one entry is undefined; use dim=None or a >1-D weight")
-    centered = w - w.mean(dim=dims, keepdim=True)
+    work = _working(w)
+    centered = work - work.mean(dim=dims, keepdim=True)
     n = math.prod(w.shape[d] for d in dims)
     std = _slice_norm(centered, dims) / n**0.5
     if eps == 0:
         check_nonzero(std, "w", "standard deviation (all entries of a slice are equal) and eps=0")
-    return centered / (std + eps)
+    return (centered / (std + eps)).to(w.dtype)
 
 
 def _batch_dims(x: torch.Tensor) -> tuple[int, ...]:
     """Batch-norm statistics: over every dimension except the channel dimension 1."""
-    check_tensor(x, "x", min_ndim=2)
+    check_real_tensor(x, "x", min_ndim=2)
     dims = (0,) + tuple(range(2, x.ndim))
     if x.numel() // x.shape[1] < 2:
         raise ValueError(f"x: batch statistics need at least 2 values per channel, got shape {tuple(x.shape)}")
@@ -157,7 +189,8 @@ def batch_center(x: torch.Tensor) -> torch.Tensor:
     constant to ``x``.
     """
     dims = _batch_dims(x)
-    return x - x.mean(dim=dims, keepdim=True)
+    work = _working(x)
+    return (work - work.mean(dim=dims, keepdim=True)).to(x.dtype)
 
 
 def batch_norm(x: torch.Tensor, *, eps: float = 0.0) -> torch.Tensor:
@@ -178,8 +211,9 @@ def batch_norm(x: torch.Tensor, *, eps: float = 0.0) -> torch.Tensor:
     """
     dims = _batch_dims(x)
     eps = check_nonnegative(eps, "eps")
-    centered = x - x.mean(dim=dims, keepdim=True)
+    work = _working(x)
+    centered = work - work.mean(dim=dims, keepdim=True)
     var = centered.square().mean(dim=dims, keepdim=True)
     if eps == 0:
         check_nonzero(var, "x", "batch variance in some channel and eps=0")
-    return centered / (var + eps).sqrt()
+    return (centered / (var + eps).sqrt()).to(x.dtype)

@@ -94,7 +94,7 @@ def test_kfac_step_does_not_modify_inputs():
     (lambda: cv.affine_reparameterize(torch.ones(2, 3, dtype=torch.float64), torch.ones(2, dtype=torch.float64),
                                       torch.ones(4, dtype=torch.float64), torch.eye(4, dtype=torch.float64)), ValueError, "shapes"),
     (lambda: cv.ics_outlier_prediction(torch.ones(3, dtype=torch.float64), torch.eye(2, dtype=torch.float64),
-                                       torch.eye(2, dtype=torch.float64)), ValueError, "sigma has shape"),
+                                       torch.eye(2, dtype=torch.float64)), ValueError, "sigma must have shape"),
 ])
 def test_bad_input_raises(call, err, match):
     with pytest.raises(err, match=match):
