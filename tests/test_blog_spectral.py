@@ -1,30 +1,80 @@
-"""Blog claims on power iteration, the rank-one correction, init norms, Frobenius penalties and
-conv reshaping: each property holds for the library and FAILS for a deliberately broken variant."""
+"""normtheory.claims.blog_spectral: each claim's property holds for the library and FAILS for a
+deliberately broken variant; corrected claims replay from their JSON evidence (and a tampered
+counterexample gives other numbers). Test names carry the claim id (``pytest -k BLOG_power_gram``)."""
 
 from __future__ import annotations
 
+import copy
+import json
+import math
+
 import numpy as np
+import pytest
 import torch
 from hypothesis import example, given, strategies as st
 
 from normtheory import spectral as sp
-from normtheory.claims import blog_conv as bc
-from normtheory.claims import blog_frobenius as bf
 from normtheory.claims import blog_spectral as bs
+from normtheory.registry import Verdict
+from normtheory.roundoff import EPS64 as EPS
 
 
+def _json(evidence) -> dict:
+    """The evidence as a reader of the JSON record sees it (a real round trip)."""
+    return json.loads(json.dumps(evidence.to_json()))
 
 
-EPS = float(np.finfo(np.float64).eps)
+def _same_numbers(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(math.isclose(float(a[k]), float(b[k]), rel_tol=1e-12, abs_tol=1e-300)
+                                        for k in a)
 
 
-def test_gram_eigenvalue_is_sigma_squared():
+# ------------------------------------------------------------------------------ BLOG-power-gram
+
+def test_BLOG_power_gram_eigenvalue_is_sigma_squared():
     found = bs.gram_eigen_vs_singular(cases=10)
-    assert found["max_rel_err_lambda_vs_sigma_sq"] <= 64 * 30 * EPS
+    assert found["max_rel_err_lambda_vs_sigma_sq"] <= bs._GRAM_TOL
     assert found["max_rel_err_lambda_vs_sigma"] > 0.1  # the blog's reading is off
+    assert bs.power_gram_evidence(found).verdict is Verdict.CORRECTED
 
 
-def test_power_rate_bound_holds_and_fails_for_broken_estimator():
+def test_BLOG_power_gram_fails_for_the_smallest_eigenpair():
+    # broken: eigh sorts ascending; taking column 0 is the classic off-by-order bug
+    def smallest(G):
+        lam, vecs = np.linalg.eigh(G)
+        return float(lam[0]), vecs[:, 0]
+
+    found = bs.gram_eigen_vs_singular(cases=10, eigenpair=smallest)
+    assert found["max_rel_err_lambda_vs_sigma_sq"] > 1e-3
+    assert bs.power_gram_evidence(found).verdict is Verdict.REFUTED
+
+
+def test_BLOG_power_gram_as_stated_branch_passes_for_the_square_root():
+    # the verdict follows the measurement: sqrt(lambda_max) is sigma_1, so "as stated" would pass
+    def rooted(G):
+        lam, vec = bs.top_gram_eigenpair(G)
+        return math.sqrt(lam), vec
+
+    found = bs.gram_eigen_vs_singular(cases=10, eigenpair=rooted)
+    assert bs.power_gram_evidence(found).verdict is Verdict.CONFIRMED
+
+
+def test_BLOG_power_gram_replay_reproduces_and_detects_tampering():
+    record = _json(bs.check_power_gram())
+    assert _same_numbers(bs.replay_power_gram(record), record["counterexample"]["result"])
+    tampered = copy.deepcopy(record)
+    tampered["counterexample"]["singular_values"][0] *= 1.5
+    assert not _same_numbers(bs.replay_power_gram(tampered), record["counterexample"]["result"])
+
+
+def test_BLOG_power_gram_record_needs_its_fields():
+    with pytest.raises(ValueError, match="bases_seed"):
+        bs.matrix_from_record({"rows": 3, "cols": 3, "singular_values": [1.0, 1.0, 1.0]})
+
+
+# ------------------------------------------------------------------------------ BLOG-power-rate
+
+def test_BLOG_power_rate_bound_holds_and_fails_for_broken_estimator():
     ok = bs.power_rate(gaps=(0.9,), steps=24)
     assert ok["worst_ratio_to_bound"] <= 1.0
     # broken: half as many steps as claimed (a power step on W instead of W^T W halves the exponent)
@@ -33,7 +83,9 @@ def test_power_rate_bound_holds_and_fails_for_broken_estimator():
     assert broken["worst_ratio_to_bound"] > 1.0
 
 
-def test_correction_spectrum_and_broken_sigma_squared():
+# ------------------------------------------------------- BLOG-rank1-spectrum / caveat / decreases
+
+def test_BLOG_rank1_spectrum_holds_and_fails_for_sigma_squared():
     ok = bs.correction_spectrum(cases=10)
     assert ok["worst_over_scale"]["spectrum"] <= bs._SPEC_TOL
 
@@ -45,7 +97,44 @@ def test_correction_spectrum_and_broken_sigma_squared():
     assert bad["worst_over_scale"]["spectrum"] > 1e-3
 
 
-def test_error_bracket_holds_and_fails_without_residual_term():
+def test_BLOG_rank1_caveat_norm_is_max_and_fails_for_whole_matrix_rescaling():
+    ok = bs.correction_spectrum(cases=12)
+    assert ok["worst_over_scale"]["spectral_norm_vs_max"] <= bs._SPEC_TOL
+    assert ok["cases_sigma2_above_target"] > 0
+
+    def rescale(W, t, *, u, v):  # broken: scales the whole matrix (norm always t, no caveat)
+        return W * (t / float(u @ W @ v))
+
+    bad = bs.correction_spectrum(rescale, cases=12)
+    assert bad["worst_over_scale"]["spectral_norm_vs_max"] > 1e-3
+
+
+def test_BLOG_rank1_decreases_is_corrected_and_fails_for_a_sign_error():
+    ok = bs.correction_spectrum(cases=12)
+    assert ok["increase_example"] is not None
+    assert ok["tie_example"]["result"]["new_norm"] == pytest.approx(1.0, rel=1e-14)  # tie: no decrease
+    assert bs.rank1_decreases_evidence(ok).verdict is Verdict.CORRECTED
+
+    def flipped(W, t, *, u, v):  # broken: (sigma - t) instead of (t - sigma)
+        return W + (float(u @ W @ v) - t) * torch.outer(u, v)
+
+    bad = bs.correction_spectrum(flipped, cases=12)
+    assert bs.rank1_decreases_evidence(bad).verdict is Verdict.REFUTED
+
+
+def test_BLOG_rank1_decreases_replay_reproduces_and_detects_tampering():
+    record = _json(bs.check_rank1_decreases())
+    ce = record["counterexample"]
+    assert ce["target"] > ce["result"]["sigma_1"]  # the counterexample is an increase
+    assert _same_numbers(bs.replay_rank1_decreases(record), ce["result"])
+    tampered = copy.deepcopy(record)
+    tampered["counterexample"]["target"] *= 1.1
+    assert not _same_numbers(bs.replay_rank1_decreases(tampered), ce["result"])
+
+
+# ------------------------------------------------------------------------------ BLOG-rank1-error
+
+def test_BLOG_rank1_error_bracket_holds_and_fails_without_residual_term():
     ok = bs.correction_error_propagation(steps=(1, 3))
     assert ok["worst_outside_bracket"] == 0.0
 
@@ -61,7 +150,7 @@ def test_error_bracket_holds_and_fails_without_residual_term():
 @given(st.integers(0, 2**31), st.integers(3, 12), st.integers(3, 12), st.floats(0.1, 3.0),
        st.sampled_from([0.5, 0.99, 0.9999, 1.0]), st.integers(1, 6))
 @example(0, 5, 5, 1.0, 1.0, 1)  # exactly repeated top singular value
-def test_correction_bracket_property(seed, m, n, t, gap, k):
+def test_BLOG_rank1_error_bracket_property(seed, m, n, t, gap, k):
     rng = np.random.default_rng(seed)
     s = np.concatenate([[1.0, gap], gap * np.sort(rng.uniform(0, 1, min(m, n) - 2))[::-1]])
     W, _, _ = bs.with_spectrum(m, n, s, rng)
@@ -77,7 +166,9 @@ def test_correction_bracket_property(seed, m, n, t, gap, k):
     assert abs(float(torch.linalg.vector_norm(Wc @ v)) - t) <= tol  # W' v = t u exactly
 
 
-def test_init_norms_and_broken_unscaled_init():
+# ------------------------------------------------------------------------------ BLOG-init-norms
+
+def test_BLOG_init_norms_hold_and_fail_for_unscaled_init():
     shapes = [(16, 4, 3, 3), (8, 20), (20, 8)]
     ok = bs.init_norms(shapes=shapes)
     assert ok["worst_spec"] <= 64 * 4608 * EPS and ok["worst_fro"] <= 64 * 4608 * EPS
@@ -87,22 +178,3 @@ def test_init_norms_and_broken_unscaled_init():
 
     bad = bs.init_norms(unscaled, shapes=shapes)
     assert bad["worst_spec"] > 0.1
-
-
-def test_frobenius_sentences():
-    sums = bf.frobenius_unit_sums(cases=10)
-    assert sums["max_abs_sumsq_minus_1"] <= 64 * 20 * EPS < sums["max_abs_sum_minus_1"]
-    rows = bf.ridge_vs_deep()["rows"]
-    assert [r["single_rank"] for r in rows] == [4, 4, 4]
-    assert [r["deep_rank"] for r in rows] == [3, 2, 1]
-    # broken reading: if the deep penalty were ridge-like, the product's rank would not drop
-    assert any(r["deep_rank"] != r["single_rank"] for r in rows)
-
-
-def test_conv_reshape_bounds_quick():
-    found = bc.conv_vs_reshape(layers=(0,), shrink=32, max_size=5)
-    for r in found["rows"]:
-        assert r["reshape"] * (1 - 1e-9) <= r["circular"] <= 3 * r["reshape"] * (1 + 1e-9)
-        assert r["zero_pad"] <= r["zero_upper"]
-    # broken variant: the reshaped norm times sqrt(kh kw) is not a lower bound for the conv norm
-    assert any(3 * r["reshape"] > r["circular"] * (1 + 1e-6) for r in found["rows"])
