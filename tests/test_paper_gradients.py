@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import pytest
 from hypothesis import example, given, strategies as st
 
+import copy
+import json
+
 from normtheory import reparam
-from normtheory.claims import paper_gradients as pg
+from normtheory.claims import all_claims, paper_gradients as pg
 
 scales = st.floats(min_value=-8, max_value=8).map(lambda e: 10.0 ** e)
 
@@ -22,7 +26,7 @@ def _draw(seed, out_ch, n, scale, shift):
 @given(seed=st.integers(0, 2**32 - 1), out_ch=st.integers(1, 5), n=st.integers(2, 40), scale=scales,
        shift=st.floats(-3, 3))
 @example(seed=0, out_ch=1, n=2, scale=1e-8, shift=3.0)
-def test_exact_wn_gradient_matches_autograd(seed, out_ch, n, scale, shift):
+def test_PAPER_wn_gradient_exact_matches_autograd(seed, out_ch, n, scale, shift):
     w, g = _draw(seed, out_ch, n, scale, shift)
     ref = pg._vjp(lambda x: reparam.weight_norm(x, dim=0), w, g)
     k = torch.linalg.vector_norm(w, dim=1, keepdim=True)
@@ -31,7 +35,7 @@ def test_exact_wn_gradient_matches_autograd(seed, out_ch, n, scale, shift):
 
 @given(seed=st.integers(0, 2**32 - 1), out_ch=st.integers(1, 5), n=st.integers(3, 40), scale=scales,
        shift=st.floats(-3, 3))
-def test_exact_ws_gradient_matches_autograd(seed, out_ch, n, scale, shift):
+def test_PAPER_ws_gradient_exact_matches_autograd(seed, out_ch, n, scale, shift):
     w, g = _draw(seed, out_ch, n, scale, shift)
     ref = pg._vjp(lambda x: reparam.weight_standardization(x, dim=0), w, g)
     v = pg._ws_stats(w)[2]
@@ -40,18 +44,18 @@ def test_exact_ws_gradient_matches_autograd(seed, out_ch, n, scale, shift):
     assert bool(((pg.exact_ws_grad(w, g) - ref).abs() <= kappa * pg.grad_tolerance(n, g, v)).all())
 
 
-def test_paper_printed_gradients_fail_the_autograd_check():
+def test_PAPER_wn_gradient_and_PAPER_ws_gradient_printed_formulas_fail():
     # the element-wise Eq. (14)/(16) keep only the Jacobian's diagonal
     assert pg.gradient_gaps(pg.paper_wn_grad, "wn", cases=10)["worst_err_over_tol"] > 1e6
     assert pg.gradient_gaps(pg.paper_ws_grad, "ws", cases=10)["worst_err_over_tol"] > 1e6
 
 
-def test_gradient_check_fails_on_sign_flip():
+def test_PAPER_wn_gradient_check_fails_on_sign_flip():
     flipped = lambda w, g: -pg.exact_wn_grad(w, g)
     assert pg.gradient_gaps(flipped, "wn", cases=5)["worst_err_over_tol"] > 1.0
 
 
-def test_scale_law_holds_and_fails_for_k_squared():
+def test_PAPER_wn_gradient_scale_law_holds_and_fails_for_k_squared():
     assert pg.scale_law_gaps(pg.exact_wn_grad, "wn") <= 1.0
     assert pg.scale_law_gaps(pg.exact_ws_grad, "ws") <= 1.0
     # dividing by ||W||^2 (the angular rate) instead of ||W|| breaks c * grad(cW) = grad(W)
@@ -59,7 +63,7 @@ def test_scale_law_holds_and_fails_for_k_squared():
     assert pg.scale_law_gaps(k2, "wn") > 1.0
 
 
-def test_eq24_is_the_diagonal_and_a_wrong_diagonal_fails():
+def test_PAPER_ws_eps_overflow_eq24_is_the_diagonal_and_a_wrong_diagonal_fails():
     found = pg.ws_eps_jacobian_gaps()
     assert found["eq24_diag_err_over_tol"] <= 1.0
     assert found["max_opnorm_times_eps"] <= 1.0 + 1e-12
@@ -73,7 +77,7 @@ def test_eq24_is_the_diagonal_and_a_wrong_diagonal_fails():
 
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(3, 20), log_spread=st.floats(-14, 2),
        log_eps=st.floats(-6, 0))
-def test_ws_eps_gradient_bounded_by_one_over_eps(seed, n, log_spread, log_eps):
+def test_PAPER_ws_eps_overflow_gradient_bounded_by_one_over_eps(seed, n, log_spread, log_eps):
     rng = np.random.default_rng(seed)
     eps = 10.0**log_eps
     w = torch.from_numpy(rng.standard_normal((1, n)) * 10.0**log_spread)
@@ -83,10 +87,42 @@ def test_ws_eps_gradient_bounded_by_one_over_eps(seed, n, log_spread, log_eps):
     assert float(torch.linalg.vector_norm(grad)) <= float(torch.linalg.vector_norm(g)) / eps * (1 + 1e-12)
 
 
-def test_float_scan_reports_the_failure_modes():
+def test_PAPER_ws_eps_overflow_float_scan_reports_the_failure_modes():
     scan = pg.float_overflow_scan()
     # the naive float32 implementation fails only once the variance underflows (spread ~ 1e-19 or below)
     assert scan["float32/naive"]["first_nonfinite_spread"] < 1e-15
     assert scan["float32/scaled"]["first_nonfinite_spread"] is None
     # float16 fails at ordinary spreads: 1/(v+eps)^2 in the backward pass overflows 65504
     assert scan["float16/naive"]["first_nonfinite_spread"] > 1e-4
+
+
+def test_PAPER_ws_gradient_fails_without_the_mean_term():
+    # forgetting -mean(g) (the centering's Jacobian) leaves a gradient that is not shift invariant
+    def no_mean(w, g):
+        n, c, v = pg._ws_stats(w)
+        return (g - c * (c * g).sum(dim=1, keepdim=True) / (n * v * v)) / v
+
+    assert pg.gradient_gaps(no_mean, "ws", cases=10)["worst_err_over_tol"] > 1.0
+
+
+def test_PAPER_ws_eps_overflow_without_eps_the_gradient_is_unbounded():
+    # the 1/eps bound is the eps's doing: plain WS (Eq. 7) at spread 1e-12 exceeds ||g||/1e-5 by far
+    rng = np.random.default_rng(0)
+    w = torch.from_numpy(rng.standard_normal((1, 9)) * 1e-12)
+    g = torch.from_numpy(rng.standard_normal((1, 9)))
+    grad = pg._vjp(lambda x: reparam.weight_standardization(x, dim=0), w, g)
+    assert float(torch.linalg.vector_norm(grad)) > 1e3 * float(torch.linalg.vector_norm(g)) / 1e-5
+
+
+@pytest.mark.parametrize("check, tamper", [
+    (pg.check_wn_gradient, lambda ce: ce["weight"][0].__setitem__(0, 3.0)),
+    (pg.check_ws_gradient, lambda ce: ce["upstream_gradient"][1].__setitem__(2, -4.0)),
+    (pg.check_ws_eps_overflow, lambda ce: ce.__setitem__("eps", 1e-2)),
+], ids=["PAPER_wn_gradient", "PAPER_ws_gradient", "PAPER_ws_eps_overflow"])
+def test_replay_from_json(check, tamper):
+    record = json.loads(json.dumps(check().to_json()))
+    claim = next(c for c in all_claims() if c.check is check)
+    assert claim.replay(record) == record["counterexample"]["reproduces"]
+    changed = copy.deepcopy(record)
+    tamper(changed["counterexample"])
+    assert claim.replay(changed) != record["counterexample"]["reproduces"]

@@ -121,10 +121,37 @@ def scale_law_gaps(formula: Formula, kind: str, *, seed: int = 3) -> float:
     return worst
 
 
+def _gradient_instance(kind: str, seed: int = 11) -> dict:
+    """One written-out weight (2 units x 5 entries) and upstream gradient, the data of the replay."""
+    rng = np.random.default_rng(seed)
+    return {"kind": kind, "dtype": "float64", "seed": seed,
+            "weight": (rng.standard_normal((2, 5)) + 0.5).tolist(), "upstream_gradient": rng.standard_normal((2, 5)).tolist(),
+            "recipe": "W: one row per output unit, normalized per row by " +
+                      ("W/||W||" if kind == "wn" else "(W - mean)/std (population std)") +
+                      "; g = dL/dW' ; dL/dW by torch autograd (float64) vs the printed element-wise formula"}
+
+
+def replay_gradient(evidence: dict) -> dict:
+    """Rerun a gradient claim's instance from its JSON record: relative error of the printed formula
+    and of the exact Jacobian against autograd."""
+    ce = evidence["counterexample"]
+    w = torch.tensor(ce["weight"], dtype=getattr(torch, ce["dtype"]))
+    g = torch.tensor(ce["upstream_gradient"], dtype=w.dtype)
+    kind = ce["kind"]
+    norm = (lambda x: reparam.weight_norm(x, dim=0)) if kind == "wn" else \
+        (lambda x: reparam.weight_standardization(x, dim=0))
+    ref = _vjp(norm, w, g)
+    paper, exact = (paper_wn_grad, exact_wn_grad) if kind == "wn" else (paper_ws_grad, exact_ws_grad)
+    rel = lambda got: float(torch.linalg.vector_norm(got - ref) / torch.linalg.vector_norm(ref))  # noqa: E731
+    return {"printed_formula_relative_err": rel(paper(w, g)), "exact_formula_relative_err": rel(exact(w, g))}
+
+
 def _gradient_claim(kind: str, paper: Formula, exact: Formula) -> Evidence:
     stated = gradient_gaps(paper, kind)
     fixed = gradient_gaps(exact, kind)
     law = scale_law_gaps(exact, kind)
+    instance = _gradient_instance(kind)
+    instance["reproduces"] = replay_gradient({"counterexample": instance})
     holds = stated["worst_err_over_tol"] <= 1.0
     corrected_ok = fixed["worst_err_over_tol"] <= 1.0 and law <= 1.0
     s = "||W||" if kind == "wn" else "std"
@@ -133,6 +160,7 @@ def _gradient_claim(kind: str, paper: Formula, exact: Formula) -> Evidence:
         key=f"printed formula off by {stated['max_relative_err']:.2g} (relative); exact Jacobian "
             f"{fixed['worst_err_over_tol']:.2g} x tol; c*grad(cW)=grad(W) {law:.2g} x tol",
         measured={"paper_formula": stated, "exact_formula": fixed, "scale_law_err_over_tol": law},
+        counterexample=instance,
         tolerance=1.0,
         tolerance_reason="errors in units of 4(n+8) eps ||g||/s per entry (grad_tolerance): the "
                          "round-off of a rank-<=2 projection of g divided by s = " + s,
@@ -159,6 +187,7 @@ def _gradient_claim(kind: str, paper: Formula, exact: Formula) -> Evidence:
             "random upstream g), tolerance 4(n+8) eps ||g||/||W|| per entry; then the exact "
             "(I - AA^T) g/||W|| against autograd, and c*grad(cW) = grad(W) for c in 1e-6..1e6.",
     expect=Verdict.CORRECTED,
+    replay=replay_gradient,
 )
 def check_wn_gradient() -> Evidence:
     return _gradient_claim("wn", paper_wn_grad, exact_wn_grad)
@@ -174,6 +203,7 @@ def check_wn_gradient() -> Evidence:
             "tolerance 4(n+8) eps ||g||/std per entry; then the exact (g - mean g - B(B.g)/n)/std "
             "against autograd and c*grad(cW) = grad(W) for c in 1e-6..1e6.",
     expect=Verdict.CORRECTED,
+    replay=replay_gradient,
 )
 def check_ws_gradient() -> Evidence:
     return _gradient_claim("ws", paper_ws_grad, exact_ws_grad)
@@ -248,6 +278,41 @@ def float_overflow_scan(*, eps: float = 1e-5, seed: int = 5) -> dict:
     return out
 
 
+def _overflow_instance(float16_spread: float | None) -> dict:
+    """Written-out instances: a float64 weight of spread 1e-12 (exact Jacobian bounded by 1/eps although
+    Eq. (24)'s denominator holds v), and float_overflow_scan's float16 naive-WS case at the largest
+    spread where its gradient is non-finite (the same z and g as the scan)."""
+    rng = np.random.default_rng(5)
+    z, g = rng.standard_normal((1, 64)), rng.standard_normal((1, 64))
+    spread = 1e-3 if float16_spread is None else float16_spread
+    return {"eps": 1e-5,
+            "float64": {"dtype": "float64", "weight": (z[:, :9] * 1e-12).tolist(), "upstream_gradient": g[:, :9].tolist()},
+            "float16": {"dtype": "float16", "weight": (z * spread).tolist(), "upstream_gradient": g.tolist(),
+                        "spread": spread,
+                        "implementation": "naive: c = W - mean; c / (sqrt(mean(c^2)) + eps), autograd backward"},
+            "recipe": "WS_eps(W) = (W - mean)/(std + eps) per row (Eq. 23); J = autograd Jacobian; float16 "
+                      "weight = float16(z * spread) with z, g from numpy default_rng(5)"}
+
+
+def replay_ws_eps_overflow(evidence: dict) -> dict:
+    """Rerun PAPER-ws-eps-overflow's instances from the JSON record alone."""
+    ce = evidence["counterexample"]
+    eps = float(ce["eps"])
+    inst = ce["float64"]
+    w = torch.tensor(inst["weight"], dtype=getattr(torch, inst["dtype"]))
+    n = w.shape[1]
+    jac = torch.autograd.functional.jacobian(
+        lambda x: reparam.weight_standardization(x, eps=eps, dim=0).reshape(-1), w).reshape(n, n)
+    diag = paper_ws_eps_jacobian_diag(w, eps).reshape(-1)
+    half = ce["float16"]
+    w16 = torch.tensor(half["weight"], dtype=getattr(torch, half["dtype"]))
+    g16 = torch.tensor(half["upstream_gradient"], dtype=w16.dtype)
+    grad16 = _vjp(lambda x: _naive_ws(x, eps), w16, g16)
+    return {"opnorm_times_eps": float(torch.linalg.matrix_norm(jac, ord=2)) * eps,
+            "eq24_diag_rel_err": float((torch.diagonal(jac) - diag).abs().max() / diag.abs().max()),
+            "float16_naive_gradient_finite": bool(torch.isfinite(grad16).all())}
+
+
 @claim(
     "PAPER-ws-eps-overflow",
     document=PAPER,
@@ -261,10 +326,13 @@ def float_overflow_scan(*, eps: float = 1e-5, seed: int = 5) -> dict:
             "cancelled by (W_i - mean)^2 <= n v^2; (iii) float32/float16 scans (spread 1..1e-45, eps=1e-5) "
             "of when the autograd gradient is non-finite, for a naive and a scaled implementation.",
     expect=Verdict.CORRECTED,
+    replay=replay_ws_eps_overflow,
 )
 def check_ws_eps_overflow() -> Evidence:
     jac = ws_eps_jacobian_gaps()
     scan = float_overflow_scan()
+    instance = _overflow_instance(scan["float16/naive"]["first_nonfinite_spread"])
+    instance["reproduces"] = replay_ws_eps_overflow({"counterexample": instance})
     diag_ok = jac["eq24_diag_err_over_tol"] <= 1.0
     bounded = jac["exact_jacobian_err_over_tol"] <= 1.0 and jac["max_opnorm_times_eps"] <= 1.0 + 1e-12
     # As stated, the claim is that the exact gradient is unbounded as v -> 0; it is bounded by 1/eps.
@@ -277,6 +345,7 @@ def check_ws_eps_overflow() -> Evidence:
             f"{jac['max_opnorm_times_eps']:.3g}; naive WS non-finite below spread "
             f"{f32:.1g} (fp32), {f16:.1g} (fp16)" if f32 and f16 else "see measured",
         measured={"jacobian": jac, "float_scan": scan},
+        counterexample=instance,
         tolerance=1.0,
         tolerance_reason="Jacobian entries compared in units of 4(n+8) eps/(v+eps): a few n-term "
                          "roundings of O(1/(v+eps)) entries",
