@@ -1,0 +1,107 @@
+"""normtheory.claims.blog_frobenius: each claim's property holds and FAILS for a deliberately broken
+variant; corrected claims replay from their JSON evidence (a tampered record gives other numbers).
+Test names carry the claim id (``pytest -k BLOG_frobenius_rank_single``)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+
+from normtheory.claims import blog_frobenius as bf
+from normtheory.registry import Verdict
+
+
+def _json(evidence) -> dict:
+    return json.loads(json.dumps(evidence.to_json()))
+
+
+# ------------------------------------------------------------------------------ BLOG-frobenius-sum
+
+def test_BLOG_frobenius_sum_fixes_squares_not_sum():
+    found = bf.frobenius_unit_sums(cases=10)
+    assert found["max_abs_sumsq_minus_1"] <= bf._SUM_TOL < found["max_abs_sum_minus_1"]
+    assert bf.frobenius_sum_evidence(found).verdict is Verdict.CORRECTED
+
+
+def test_BLOG_frobenius_sum_detects_a_nuclear_normaliser():
+    # broken: a normaliser dividing by the sum of singular values (the nuclear norm) is what the
+    # blog describes; the check must then see the as-stated sum hold and the squares fail
+    nuclear = lambda W: W / np.linalg.svd(W, compute_uv=False).sum()  # noqa: E731
+    found = bf.frobenius_unit_sums(cases=10, normalise=nuclear)
+    assert found["max_abs_sum_minus_1"] <= bf._SUM_TOL < found["max_abs_sumsq_minus_1"]
+    assert bf.frobenius_sum_evidence(found).verdict is Verdict.CONFIRMED
+
+
+def test_BLOG_frobenius_sum_replay_reproduces_and_detects_tampering():
+    record = _json(bf.check_frobenius_sum())
+    result = record["counterexample"]["result"]
+    assert bf.replay_frobenius_sum(record) == result
+    tampered = copy.deepcopy(record)
+    tampered["counterexample"]["data_seed"][-1] += 1
+    assert bf.replay_frobenius_sum(tampered)["sum_of_singular_values"] != result["sum_of_singular_values"]
+
+
+# ----------------------------------------------------------------------- BLOG-frobenius-rank-single
+
+def test_BLOG_frobenius_rank_single_instance_reaches_rank_one_and_control_keeps_rank_four():
+    found = bf.single_matrix_rank_run()
+    ranks = {r["lam"]: r["rank"] for r in found["rows"]}
+    assert ranks == {0.1: 1, 0.0: 4}
+    penalised = found["rows"][0]
+    assert penalised["dist_to_rank_one_limit"] < 1e-12  # W -> y x^T / (||x||^2 + lam)
+    assert bf.frobenius_rank_single_evidence(found).verdict is Verdict.CONFIRMED
+
+
+def test_BLOG_frobenius_rank_single_fails_when_the_penalty_is_dropped():
+    # broken: the optimiser step forgets the penalty's gradient lam W (a missing weight-decay term)
+    no_penalty = lambda W, X, Y, lam, lr: bf.penalised_gd_step(W, X, Y, 0.0, lr)  # noqa: E731
+    found = bf.single_matrix_rank_run(step=no_penalty)
+    assert all(r["rank"] == 4 for r in found["rows"])
+    # an existential claim without an instance is undecided, not refuted
+    assert bf.frobenius_rank_single_evidence(found).verdict is Verdict.INCONCLUSIVE
+
+
+def test_BLOG_frobenius_rank_single_control_catches_a_default_decay():
+    # broken: a step that always applies decay 0.1 (an optimizer default), so the control collapses too
+    always = lambda W, X, Y, lam, lr: bf.penalised_gd_step(W, X, Y, max(lam, 0.1), lr)  # noqa: E731
+    found = bf.single_matrix_rank_run(step=always)
+    assert all(r["rank"] == 1 for r in found["rows"])
+    assert bf.frobenius_rank_single_evidence(found).verdict is Verdict.INCONCLUSIVE
+
+
+def test_BLOG_frobenius_rank_single_roundoff_floor_is_far_below_real_singular_values():
+    found = bf.single_matrix_rank_run()
+    for r in found["rows"]:
+        s = r["singular_values"]
+        assert all(x > 1e3 * r["rank_tol"] for x in s[:r["rank"]])      # kept values are real
+        assert all(x <= r["rank_tol"] for x in s[r["rank"]:])           # dropped ones are round-off
+
+
+# ------------------------------------------------------------------------- BLOG-frobenius-rank-deep
+
+def test_BLOG_frobenius_rank_deep_soft_thresholds_the_product():
+    found = bf.deep_linear_run()
+    assert [r["deep_rank"] for r in found["rows"]] == [3, 2, 1]
+    assert [r["single_rank"] for r in found["rows"]] == [4, 4, 4]
+    assert bf.frobenius_rank_deep_evidence(found).verdict is Verdict.CORRECTED
+
+
+def test_BLOG_frobenius_rank_deep_fails_when_one_factor_is_not_penalised():
+    # broken: the penalty's gradient reaches A only (decay applied to one parameter group)
+    def one_factor(A, B, Y, lam, lr):
+        R = A @ B - Y
+        return A - lr * (R @ B.T + lam * A), B - lr * (A.T @ R)
+
+    found = bf.deep_linear_run(step=one_factor)
+    assert bf.frobenius_rank_deep_evidence(found).verdict is Verdict.REFUTED
+
+
+def test_BLOG_frobenius_rank_deep_replay_reproduces_and_detects_tampering():
+    record = _json(bf.check_frobenius_rank_deep())
+    result = record["counterexample"]["result"]
+    assert bf.replay_frobenius_rank_deep(record) == result
+    tampered = copy.deepcopy(record)
+    tampered["counterexample"]["lams"] = [0.3, 1.5, 2.5]
+    assert bf.replay_frobenius_rank_deep(tampered) != result
