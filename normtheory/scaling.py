@@ -99,9 +99,11 @@ def top_right_vectors(mats, *, squarings: int = 12, dtype=torch.float32) -> torc
     tiny = torch.finfo(dtype).tiny
     Q = G.to(dtype)
     Q = Q / Q.diagonal(dim1=1, dim2=2).sum(-1).clamp_min(tiny)[:, None, None]
-    for _ in range(squarings):
+    floor = torch.finfo(dtype).eps ** 2  # trace-normalised entries below this carry nothing; zeroing
+    for _ in range(squarings):           # them keeps subnormals (100x slower on a CPU) out of bmm
         Q = torch.bmm(Q, Q)
         Q = Q / Q.diagonal(dim1=1, dim2=2).sum(-1).clamp_min(tiny)[:, None, None]
+        Q = Q.masked_fill_(Q.abs() < floor, 0)
     j = Q.diagonal(dim1=1, dim2=2).argmax(-1)
     x = torch.gather(Q, 2, j[:, None, None].expand(-1, k, 1)).to(G.dtype)
     x = torch.bmm(G, x).squeeze(-1)
@@ -202,6 +204,7 @@ class NormScaling:
             mats = [weights[i].detach().view(shape[0], n) for i in idx]  # views: writes reach the weights
             self._groups.append({"idx": idx, "shape": shape, "v": v, "t": t, "mats": mats})
         self.last_residuals: list = [None] * len(weights)  # 0-d tensors (no host sync)
+        self.last_sigmas: list = [None] * len(weights)     # the estimate sigma each step corrected
         self.last_degenerate: list = [None] * len(self._groups)
         self.last_iterations = 0
         self.last_check: float | None = None
@@ -272,6 +275,8 @@ class NormScaling:
                 continue
             sigma, u, v, k = self._top_pair(g)
             g["v"] = v
+            for jj, i in enumerate(g["idx"]):
+                self.last_sigmas[i] = sigma[jj]
             iterations = max(iterations, k)
             ok = sigma > 0
             self.last_degenerate[j] = ~ok

@@ -135,9 +135,11 @@ def _squared_vector(G: torch.Tensor, squarings: int) -> torch.Tensor:
     power steps with ``G``; any vector is valid for the lower bound, this one is accurate."""
     tr = G.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(torch.finfo(G.dtype).tiny)
     Q = (G / tr[:, None, None]).to(torch.float32)
+    floor = torch.finfo(Q.dtype).eps ** 2  # zero what carries nothing: subnormals are slow on CPUs
     for _ in range(squarings):
         Q = Q @ Q
         Q = Q / Q.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(torch.finfo(Q.dtype).tiny)[:, None, None]
+        Q = Q.masked_fill_(Q.abs() < floor, 0)
     j = Q.diagonal(dim1=-2, dim2=-1).argmax(-1)
     x = torch.gather(Q, 2, j[:, None, None].expand(-1, Q.shape[1], 1)).squeeze(-1).to(G.dtype)
     for _ in range(2):
