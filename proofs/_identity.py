@@ -95,11 +95,13 @@ def _factors(term):
         mats = []
         for arg in term.args:
             if isinstance(arg, MatrixExpr):
-                if not isinstance(arg, sp.Identity):
-                    mats.append(arg)
+                mats.extend(_factors(arg)[1] if isinstance(arg, sp.MatPow) else
+                            [] if isinstance(arg, sp.Identity) else [arg])
             else:
                 coeff *= arg
         return coeff, tuple(mats)
+    if isinstance(term, sp.MatPow) and term.exp.is_Integer and term.exp > 0:  # A**2 -> (A, A)
+        return sp.Integer(1), (term.base,) * int(term.exp)
     return sp.Integer(1), (term,)
 
 
@@ -107,6 +109,8 @@ def _with_transposes(rules):
     """Each hypothesis A B = C also gives B^T A^T = C^T (a scalar C stays C)."""
     full = dict(rules)
     for word, value in rules.items():
+        if len(word) == 1:  # a symmetry A^T = A: its transpose A = A^T would undo it
+            continue
         flipped = tuple(f.T for f in reversed(word))
         if flipped not in full:
             full[flipped] = value.T if isinstance(value, MatrixExpr) else value
@@ -159,9 +163,29 @@ def check_words(name, expr, rules=None) -> bool:
     return _record(name, not left, shown, "proved")
 
 
+def expand_sums(expr):
+    """Normal form for sums over a symbolic range: linear pieces split, constants pulled out.
+
+    ``Sum(a x_j + b, (j, 1, n))`` becomes ``a Sum(x_j, (j, 1, n)) + b n``, repeatedly, so two
+    expressions built from the same sums compare equal after ``simplify``.
+    """
+    def one(s):
+        s = sp.factor_terms(s.expand())
+        return s.doit() if isinstance(s, sp.Sum) else s.replace(lambda q: isinstance(q, sp.Sum), lambda q: q.doit())
+
+    previous, expr = None, sp.expand(expr)
+    while previous != expr:
+        previous, expr = expr, sp.expand(expr.replace(lambda q: isinstance(q, sp.Sum), one))
+    return expr
+
+
 def _nonzero_at(expr, witness) -> bool:
-    """``expr`` evaluated at ``witness`` is a nonzero number (some entry, for a matrix)."""
-    value = expr.subs(witness)
+    """``expr`` evaluated at ``witness`` is a nonzero number (some entry, for a matrix).
+
+    Substitutes, evaluates sums (a symbolic range becomes concrete), and substitutes again so that
+    indexed entries of the witness (``s[1]``) reach the evaluated terms.
+    """
+    value = sp.sympify(expr).subs(witness).doit().subs(witness)
     entries = list(value) if isinstance(value, sp.MatrixBase) else [value]
     return any(entry.is_number and entry != 0 for entry in map(sp.simplify, entries))
 
