@@ -17,6 +17,7 @@ import scipy.optimize
 import torch
 
 from normtheory import regularizers as rg
+from normtheory.claims._replay import net_from_record, net_record
 from normtheory.claims._roundoff import EPS64
 from normtheory._threads import single_thread
 from normtheory.models import ScaleInvariantNet
@@ -97,6 +98,22 @@ def direction_gaps(net: ScaleInvariantNet, reg: Regularizer, *, cases: int = 30,
     return {"tangential_err_over_tol": worst_tan, "min_radial_over_k": min(radial)}
 
 
+def replay_wd_optimal_direction(evidence: dict) -> dict:
+    """Rerun PAPER-wd-optimal-direction's instance: the radial derivative of the objective per unit over
+    k (= lam for every unit: positive, so no k > 0 is stationary) and the largest tangential difference."""
+    ce = evidence["counterexample"]
+    net, w = net_from_record(ce["model"])
+    lam = float(ce["lam"])
+    w = w.clone().requires_grad_(True)
+    (g_hat,) = torch.autograd.grad(net(w) + rg.l2_penalty(w, lam=lam), w)
+    (g,) = torch.autograd.grad(net(w), w)
+    k = torch.linalg.vector_norm(w.detach(), dim=1, keepdim=True)
+    a = w.detach() / k
+    tan = lambda x: x - a * (a * x).sum(dim=1, keepdim=True)  # noqa: E731
+    return {"min_radial_over_k": float(((g_hat * a).sum(dim=1, keepdim=True) / k).min()),
+            "tangential_max_diff": float((tan(g_hat) - tan(g)).abs().max())}
+
+
 @claim(
     "PAPER-wd-optimal-direction",
     document=PAPER,
@@ -108,11 +125,16 @@ def direction_gaps(net: ScaleInvariantNet, reg: Regularizer, *, cases: int = 30,
             "and (ii) the k-derivative of the objective is lam k > 0 at every W, so min_k over k > 0 "
             "does not exist; Eq. (12) is then checked with inf in place of min.",
     expect=Verdict.CORRECTED,
+    replay=replay_wd_optimal_direction,
 )
 def check_wd_optimal_direction() -> Evidence:
     lam = 0.1
+    net = ScaleInvariantNet("wn", seed=4)
     with single_thread():
-        found = direction_gaps(ScaleInvariantNet("wn", seed=4), _l2(lam))
+        found = direction_gaps(net, _l2(lam))
+    instance = {"model": net_record(net, net.init(0.3)), "lam": lam,
+                "question": "d/dk of L(W) + 1/2 lam ||W||^2 along each unit's ray W_j -> k A_j, divided by k, at W = v0"}
+    instance["reproduces"] = replay_wd_optimal_direction({"counterexample": instance})
     same_direction = found["tangential_err_over_tol"] <= 1.0
     no_min = found["min_radial_over_k"] > 0  # dL^/dk = lam k > 0: no stationary k
     return Evidence(
@@ -121,6 +143,7 @@ def check_wd_optimal_direction() -> Evidence:
         key=f"tangential gradients equal ({found['tangential_err_over_tol']:.2g} x tol); "
             f"dL^/dk / k >= {found['min_radial_over_k']:.3g} > 0: min_k does not exist",
         measured=found,
+        counterexample=instance,
         tolerance=1.0,
         tolerance_reason="tangential gradients compared in units of 4(n+8) eps x gradient size "
                          "(round-off of the projection)",
@@ -132,6 +155,15 @@ def check_wd_optimal_direction() -> Evidence:
     )
 
 
+def replay_ws_constraint(evidence: dict) -> dict:
+    """||B|| for the recorded weight against n and sqrt(n)."""
+    from normtheory import reparam
+
+    w = torch.tensor(evidence["counterexample"]["weight"], dtype=getattr(torch, evidence["counterexample"]["dtype"]))
+    norm = float(torch.linalg.vector_norm(reparam.weight_standardization(w)))
+    return {"n": w.shape[1], "norm_B": norm, "norm_B_over_sqrt_n": norm / w.shape[1] ** 0.5}
+
+
 @claim(
     "PAPER-ws-constraint",
     document=PAPER,
@@ -139,6 +171,7 @@ def check_wd_optimal_direction() -> Evidence:
     statement="In the WS decomposition, the standardized weight B = (W - mean)/std satisfies ||B|| = n.",
     checked="||B|| for seeded W with n in 2..200, against n and against sqrt(n), to (n+10) eps relative.",
     expect=Verdict.CORRECTED,
+    replay=replay_ws_constraint,
 )
 def check_ws_constraint() -> Evidence:
     from normtheory import reparam
@@ -155,6 +188,9 @@ def check_ws_constraint() -> Evidence:
         verdict=decide(holds_as_stated=worst_n <= 1.0, holds_corrected=worst_sqrt <= 1.0),
         key=f"||B|| = sqrt(n) ({worst_sqrt:.2g} x tol); ||B|| = n off by up to {worst_n:.2g} x tol",
         measured={"err_vs_n_over_tol": worst_n, "err_vs_sqrt_n_over_tol": worst_sqrt},
+        counterexample=(instance := {"dtype": "float64", "seed": 6, "weight": np.random.default_rng(6).standard_normal((1, 7)).tolist(),
+                                     "recipe": "B = (W - mean)/std, population std, one row of n = 7"}) | {
+            "reproduces": replay_ws_constraint({"counterexample": instance})},
         tolerance=1.0,
         tolerance_reason="relative error in units of (n+10) eps: an n-term sum of squares and a few "
                          "more roundings",
@@ -165,21 +201,23 @@ def check_ws_constraint() -> Evidence:
 
 # --- Eqs. (25)-(26): the eps-shifted objective's minimum ------------------------------------------
 
-def shifted_minimum(kind: str, *, lam: float = 0.1, eps: float = 0.5, gtol: float = 1e-9) -> dict:
-    """Minimize L(N(W)) + eps-shifted L2 over raw W with scipy (BFGS, float64) and report each unit's
-    norm (WN) or mean and std (WS), and the objective vs min_A L(A) found from the same start."""
+def shifted_minimum(kind: str, *, lam: float = 0.1, eps: float = 0.5, gtol: float = 1e-9,
+                    penalty=rg.eps_shifted_l2) -> dict:
+    """Minimize L(N(W)) + penalty over raw W with scipy (BFGS, float64) and report each unit's
+    norm (WN) or mean and std (WS), and the objective vs min_A L(A) found from the same start.
+    ``penalty(w, lam=, eps=, form=)`` is the library's eps-shifted L2 unless given."""
     with single_thread():
-        return _shifted_minimum(kind, lam=lam, eps=eps, gtol=gtol)
+        return _shifted_minimum(kind, lam=lam, eps=eps, gtol=gtol, penalty=penalty)
 
 
-def _shifted_minimum(kind: str, *, lam: float, eps: float, gtol: float) -> dict:
+def _shifted_minimum(kind: str, *, lam: float, eps: float, gtol: float, penalty) -> dict:
     net = ScaleInvariantNet(kind, seed=5)
     w0 = net.init()
     shape = w0.shape
 
     def fg(x, with_reg=True):
         w = torch.from_numpy(x).reshape(shape).requires_grad_(True)
-        f = net(w) + (rg.eps_shifted_l2(w, lam=lam, eps=eps, form=kind) if with_reg else 0.0)
+        f = net(w) + (penalty(w, lam=lam, eps=eps, form=kind) if with_reg else 0.0)
         (g,) = torch.autograd.grad(f, w)
         return float(f.detach()), g.reshape(-1).numpy()
 
@@ -192,7 +230,7 @@ def _shifted_minimum(kind: str, *, lam: float, eps: float, gtol: float) -> dict:
     grad_norm = float(np.linalg.norm(fg(res.x)[1]))
     out = {"kind": kind, "lam": lam, "eps": float(eps), "final_grad_norm": grad_norm,
            "objective_min": float(res.fun), "loss_min_no_reg": float(base.fun),
-           "penalty_at_min": float(rg.eps_shifted_l2(w, lam=lam, eps=eps, form=kind))}
+           "penalty_at_min": float(penalty(w, lam=lam, eps=eps, form=kind))}
     if kind == "wn":
         out["k_minus_eps"] = float((stats["norm"] - eps).abs().max())
     else:
@@ -351,33 +389,63 @@ def check_eps_shift_gradients() -> Evidence:
 
 # --- Sec. 6.2 / Fig. 7: does the shift keep ||W|| >= eps? -----------------------------------------
 
+def floor_start(*, with_loss: bool, seed: int = 0) -> tuple[ScaleInvariantNet | None, torch.Tensor]:
+    """The model (None: penalty only) and the start W_0, each row of norm 1 > eps."""
+    net = ScaleInvariantNet("wn", seed=seed) if with_loss else None
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn((5, 6) if with_loss else (1, 16), generator=g, dtype=torch.float64)
+    return net, w / torch.linalg.vector_norm(w, dim=1, keepdim=True)
+
+
 def norm_floor_run(optimizer: str, *, lr: float, lam: float, eps: float, steps: int = 250,
-                   momentum: float = 0.9, with_loss: bool = False, seed: int = 0) -> dict:
-    """min_t ||W_t|| / eps for one WN unit trained on the eps-shifted penalty (optionally plus the
-    WN model's loss), starting from ||W_0|| = 1 > eps."""
+                   momentum: float = 0.9, with_loss: bool = False, seed: int = 0,
+                   net: ScaleInvariantNet | None = None, w0: torch.Tensor | None = None,
+                   betas: tuple[float, float] = (0.9, 0.999), adam_eps: float = 1e-8) -> dict:
+    """min_t ||W_t|| / eps for WN units trained on the eps-shifted penalty (optionally plus the WN
+    model's loss), starting from ||W_0|| = 1 > eps; ``net``/``w0`` override floor_start's."""
+    if w0 is None:
+        net, w0 = floor_start(with_loss=with_loss, seed=seed)
     with single_thread():
-        net = ScaleInvariantNet("wn", seed=seed) if with_loss else None
-        g = torch.Generator().manual_seed(seed)
-        shape = (5, 6) if with_loss else (1, 16)
-        w = torch.randn(shape, generator=g, dtype=torch.float64)
-        w = (w / torch.linalg.vector_norm(w, dim=1, keepdim=True)).requires_grad_(True)
+        w = w0.clone().requires_grad_(True)
         if optimizer == "sgd":
             opt = torch.optim.SGD([w], lr=lr)
         elif optimizer == "momentum":
             opt = torch.optim.SGD([w], lr=lr, momentum=momentum)
+        elif optimizer == "adam":
+            opt = torch.optim.Adam([w], lr=lr, betas=tuple(betas), eps=adam_eps)
         else:
-            opt = torch.optim.Adam([w], lr=lr)
+            raise ValueError(f"optimizer must be 'sgd', 'momentum' or 'adam', got {optimizer!r}")
         lowest = float("inf")
         for _ in range(steps):
             opt.zero_grad()
-            if with_loss:
+            if net is not None:
                 (rg.eps_shifted_l2(w, lam=lam, eps=eps, form="wn") + net(w)).backward()
             else:  # the closed form (Eq. 27, checked in PAPER-eps-shift-gradients): no autograd graph
                 w.grad = rg.eps_shifted_l2_grad(w.detach(), lam=lam, eps=eps, form="wn")
             opt.step()
             lowest = min(lowest, float(torch.linalg.vector_norm(w.detach(), dim=1).min()))
     return {"optimizer": optimizer, "lr": lr, "lam": lam, "eps": eps, "momentum": momentum if optimizer == "momentum" else None,
-            "with_loss": with_loss, "min_norm_over_eps": lowest / eps}
+            "with_loss": net is not None, "steps": steps, "min_norm_over_eps": lowest / eps}
+
+
+FLOOR_DIPS = {  # runs where the floor fails (with the WN model's loss): settings of the counterexample
+    "momentum_above_edge+loss": {"optimizer": "momentum", "lr": 0.1, "lam": 0.3, "eps": 0.1, "steps": 300,
+                                 "momentum": 0.9},
+    "adam+loss": {"optimizer": "adam", "lr": 0.03, "lam": 0.3, "eps": 0.1, "steps": 300, "betas": [0.9, 0.999],
+                  "adam_eps": 1e-8},
+}
+
+
+def replay_eps_shift_floor(evidence: dict) -> dict:
+    """Rerun PAPER-eps-shift-floor's dips from the JSON record (model, data, W_0, optimizer settings)."""
+    ce = evidence["counterexample"]
+    net, _ = net_from_record(ce["model"])
+    w0 = torch.tensor(ce["w0"], dtype=getattr(torch, ce["model"]["dtype"]))
+    out = {}
+    for name, settings in ce["runs"].items():
+        kw = {k: v for k, v in settings.items() if k not in ("optimizer",)}
+        out[name] = norm_floor_run(settings["optimizer"], net=net, w0=w0, **kw)["min_norm_over_eps"]
+    return out
 
 
 @claim(
@@ -386,38 +454,46 @@ def norm_floor_run(optimizer: str, *, lr: float, lam: float, eps: float, steps: 
     ref="Sec. 6.2, Fig. 7",
     statement="With the eps-shifted L2 regularizer the magnitude of the weights stays at or above eps "
               "throughout training, which is what removes the overflow failures.",
-    checked="min_t ||W_t|| / eps from ||W_0|| = 1 (float64, 250 steps, 100 with the loss): plain SGD (lr lam = 0.1, "
-            "and with the WN model's loss), Adam (lr 1e-2, lam 1e-2, eps 0.1), heavy ball mu = 0.9 "
-            "below (lr lam = 0.002) and above (lr lam = 0.01) the edge (1 - sqrt mu)^2 = 0.0026. A "
-            "ratio below 1 - 1e-12 (round-off of the norm) is a dip below eps.",
+    checked="min_t ||W_t|| / eps from ||W_0|| = 1 (float64): plain SGD on the penalty (lr lam = 0.1, 250 steps) "
+            "and with the WN model's loss (100 steps); heavy ball mu = 0.9 below the edge (1 - sqrt mu)^2 = "
+            "0.0026 (lr lam = 0.002, penalty only); with the WN model's loss, heavy ball above the edge "
+            "(lr 0.1, lam 0.3) and Adam (lr 0.03, lam 0.3, eps 0.1), 300 steps each. A ratio below 1 - 1e-12 "
+            "(round-off of the norm) is a dip below eps.",
     expect=Verdict.CORRECTED,
+    replay=replay_eps_shift_floor,
 )
 def check_eps_shift_floor() -> Evidence:
+    net, w0 = floor_start(with_loss=True)
     runs = {
         "sgd": norm_floor_run("sgd", lr=0.1, lam=1.0, eps=0.1),
         "sgd+loss": norm_floor_run("sgd", lr=0.1, lam=1.0, eps=0.1, with_loss=True, steps=100),
-        "adam": norm_floor_run("adam", lr=1e-2, lam=1e-2, eps=0.1),
         "momentum_below_edge": norm_floor_run("momentum", lr=0.1, lam=0.02, eps=0.1),
-        "momentum_above_edge": norm_floor_run("momentum", lr=0.1, lam=0.1, eps=0.1),
     }
+    for name, settings in FLOOR_DIPS.items():
+        kw = {k: v for k, v in settings.items() if k != "optimizer"}
+        runs[name] = norm_floor_run(settings["optimizer"], net=net, w0=w0, **kw)
     floor = 1 - 1e-12  # the norm is computed to ~n eps relative; 1e-12 is far above that
     above = {k: r["min_norm_over_eps"] >= floor for k, r in runs.items()}
     holds = all(above.values())
-    dips = ("momentum_above_edge", "adam")
-    corrected_ok = all(v for k, v in above.items() if k not in dips) and not any(above[k] for k in dips)
+    corrected_ok = all(v for k, v in above.items() if k not in FLOOR_DIPS) and not any(above[k] for k in FLOOR_DIPS)
+    dip = {k: runs[k]["min_norm_over_eps"] for k in FLOOR_DIPS}
     return Evidence(
         verdict=decide(holds_as_stated=holds, holds_corrected=corrected_ok),
-        key=f"min ||W||/eps: SGD {runs['sgd']['min_norm_over_eps']:.3g}, Adam {runs['adam']['min_norm_over_eps']:.2g}, "
-            f"momentum above edge {runs['momentum_above_edge']['min_norm_over_eps']:.2g}",
+        key=f"min ||W||/eps: SGD {runs['sgd']['min_norm_over_eps']:.3g}, SGD+loss {runs['sgd+loss']['min_norm_over_eps']:.3g}; "
+            f"with the loss: momentum above edge {dip['momentum_above_edge+loss']:.3g}, Adam {dip['adam+loss']:.3g}",
         measured=runs,
         tolerance=floor,
         tolerance_reason="a dip is a ratio below 1 - 1e-12; the norm's round-off is ~n eps ~ 4e-15",
-        corrected="The floor is exact for plain SGD with lr lam <= 1: the radial step is "
+        counterexample={"model": net_record(net, net.init()), "w0": w0.tolist(), "runs": FLOOR_DIPS,
+                        "objective": "eps_shifted_l2 (WN form, 1/2 lam sum_j (||W_j|| - eps)^2) + the model's loss",
+                        "reproduces": dip},
+        corrected=f"The floor is exact for plain SGD with lr lam <= 1: the radial step is "
                   "k -> k - lr lam (k - eps) and the scale-invariant loss's gradient is orthogonal to W "
-                  "(it only adds norm). For heavy-ball SGD, k - eps follows x_{t+1} = (1 + mu - lr lam) x_t "
-                  "- mu x_{t-1}: it stays positive iff lr lam <= (1 - sqrt mu)^2 (the same edge as the "
-                  "momentum schedule of PAPER-thm1-momentum); above it k overshoots below eps (to ~5% of "
-                  "eps here). The paper's SGD settings (lr 0.1, lam <= 1e-2, mu 0.9: lr lam <= 1e-3) are below "
-                  "the edge. Adam has no floor: its normalized, momentum-averaged steps overshoot (here to "
-                  "~0.91 eps); the shift bounds ||W|| near eps but not from below.",
+                  "(it only adds norm). For heavy-ball SGD, k - eps follows x_(t+1) = (1 + mu - lr lam) x_t "
+                  "- mu x_(t-1) when the loss is negligible: it stays positive iff lr lam <= (1 - sqrt mu)^2 "
+                  "(the edge of PAPER-thm1-momentum); above it k overshoots below eps (measured with the loss: "
+                  f"{dip['momentum_above_edge+loss']:.3g} eps). Adam has no floor: its normalized, "
+                  f"momentum-averaged steps overshoot (measured with the loss: {dip['adam+loss']:.3g} eps). The "
+                  "paper's SGD settings (lr 0.1, lam <= 1e-2, mu 0.9: lr lam <= 1e-3) are below the edge; its Adam "
+                  "runs have no such guarantee.",
     )
