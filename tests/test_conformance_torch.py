@@ -135,6 +135,7 @@ def test_CONF_torch_spectral_norm_decision_fails_for_frobenius_variant():
 def test_CONF_torch_batch_norm_eps_zero_is_refused_in_training_mode():
     message = ct.eps_zero_refusal()
     assert message is not None and "eps" in message
+    assert ct.eps_zero_refusal(ct.documented_batch_norm) is None  # a formula that accepts eps = 0
     with pytest.raises(ValueError):
         F.batch_norm(torch.randn(4, 2), None, None, training=True, eps=0.0)
 

@@ -359,10 +359,11 @@ def documented_batch_norm(x: torch.Tensor, eps: float) -> torch.Tensor:
     return centered / torch.sqrt(centered.square().mean(dim=0) + eps)
 
 
-def eps_zero_refusal() -> str | None:
-    """torch's message when asked for eps = 0 in training mode (None if it accepts it)."""
+def eps_zero_refusal(bn: Callable[[torch.Tensor, float], torch.Tensor] | None = None) -> str | None:
+    """The message ``bn`` (default: torch's training-mode batch_norm) gives when asked for eps = 0
+    (None if it accepts it)."""
     try:
-        torch_batch_norm(torch.randn(4, 2, dtype=torch.float64), 0.0)
+        (bn or torch_batch_norm)(torch.randn(4, 2, dtype=torch.float64), 0.0)
     except (ValueError, RuntimeError) as err:
         return f"{type(err).__name__}: {err}"
     return None
