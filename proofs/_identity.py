@@ -70,9 +70,13 @@ def check(name, expr, *, simplify=sp.simplify) -> bool:
     return _record(name, ok, "simplifies to 0" if ok else f"residual {residual}", "proved")
 
 
-def check_nonnegative(name, expr, certificate, *, simplify=sp.simplify) -> bool:
-    """Prove ``expr >= 0`` by ``expr == certificate`` with ``certificate`` manifestly nonnegative."""
-    residual = simplify(expr - certificate)
+def check_nonnegative(name, expr, certificate, *, relations=None, simplify=sp.simplify) -> bool:
+    """Prove ``expr >= 0`` by ``expr == certificate`` with ``certificate`` manifestly nonnegative.
+
+    ``relations`` (a substitution such as ``{phi: 1 - theta}``) ties the certificate's auxiliary
+    nonnegative symbols to the expression's, and is applied only when comparing the two.
+    """
+    residual = simplify(sp.sympify(expr - certificate).subs(relations or {}))
     manifest = sp.sympify(certificate).is_nonnegative is True
     ok = residual == 0 and manifest
     shown = (f"= {certificate} >= 0" if ok else
