@@ -125,11 +125,43 @@ def nonsymmetric_kron_facts(*, cases: int = 40, seed: int = 1) -> dict:
         with_transpose = vecs @ np.diag(prods) @ vecs.T
         transpose_err = min(transpose_err, float(np.abs(with_transpose - k).max() / np.abs(k).max()))
     j = np.array([[0.0, 1.0], [0.0, 0.0]])
-    null_dim = 4 - int(np.linalg.matrix_rank(np.kron(j, j)))
-    product_dim = 1  # null(J) = span(e1), so the only product of eigenvectors is e1 (x) e1
+    defective = eigvector_completeness(j, j)
     return {"eigenvalue_err_over_tol": worst_vals, "eigenvector_residual_over_tol": worst_vecs,
             "transpose_factorization_min_rel_err": transpose_err,
-            "defective_null_space_dim": null_dim, "defective_product_span_dim": product_dim}
+            "defective_null_space_dim": defective["eigenspace_dim"],
+            "defective_product_span_dim": defective["product_span_dim"]}
+
+
+def _eigenspaces(m: np.ndarray, tol: float) -> list[tuple[complex, np.ndarray]]:
+    """(eigenvalue, basis of its eigenspace) for each distinct eigenvalue (clustered within tol)."""
+    from scipy.linalg import null_space
+
+    values: list[complex] = []
+    for lam in np.linalg.eigvals(m):
+        if all(abs(lam - v) > tol for v in values):
+            values.append(lam)
+    eye = np.eye(m.shape[0])
+    return [(v, null_space(m - v * eye, rcond=tol)) for v in values]
+
+
+def eigvector_completeness(a: np.ndarray, b: np.ndarray, *, tol: float = 1e-10) -> dict:
+    """Total dimension of the eigenspaces of A (x) B against the dimension of the span of all products
+    r (x) s of eigenvectors of A and B (equal iff the products give a complete eigenbasis).
+
+    ``tol`` clusters eigenvalues and sets the rank threshold; meant for small exact examples (integer
+    entries), where both dimensions are decided far from it."""
+    k = np.kron(a, b)
+    eigenspace_dim = sum(basis.shape[1] for _, basis in _eigenspaces(k, tol))
+    products = [np.kron(r, s) for _, ra in _eigenspaces(a, tol) for r in ra.T
+                for _, rb in _eigenspaces(b, tol) for s in rb.T]
+    span = int(np.linalg.matrix_rank(np.array(products).T, tol=tol)) if products else 0
+    return {"eigenspace_dim": int(eigenspace_dim), "product_span_dim": span}
+
+
+def replay_kronecker_eig_general(evidence: dict) -> dict:
+    """Rerun the defective counterexample of L5-kronecker-eig-general from its JSON record."""
+    ce = evidence["counterexample"]
+    return eigvector_completeness(np.array(ce["a"], dtype=float), np.array(ce["b"], dtype=float))
 
 
 @claim(
@@ -145,9 +177,13 @@ def nonsymmetric_kron_facts(*, cases: int = 40, seed: int = 1) -> dict:
             "A = B = [[0,1],[0,0]], the eigenspace of A(x)B (null space, dim 3) is not spanned by "
             "products of eigenvectors (dim 1).",
     expect=Verdict.CORRECTED,
+    replay=replay_kronecker_eig_general,
 )
 def check_kronecker_eig_general() -> Evidence:
     found = nonsymmetric_kron_facts()
+    instance = {"a": [[0.0, 1.0], [0.0, 0.0]], "b": [[0.0, 1.0], [0.0, 0.0]], "dtype": "float64",
+                "question": "dimension of all eigenspaces of A (x) B vs span of products r (x) s of eigenvectors"}
+    instance["reproduces"] = replay_kronecker_eig_general({"counterexample": instance})
     products_hold = found["eigenvalue_err_over_tol"] <= 1 and found["eigenvector_residual_over_tol"] <= 1
     complete = found["defective_null_space_dim"] == found["defective_product_span_dim"]
     return Evidence(
@@ -157,6 +193,7 @@ def check_kronecker_eig_general() -> Evidence:
             f"eigenspace dim {found['defective_null_space_dim']} vs {found['defective_product_span_dim']} "
             "from products",
         measured=found,
+        counterexample=instance,
         tolerance=1.0,
         tolerance_reason="Bauer-Fike: 16 pq eps kappa(V_A) kappa(V_B) ||A|| ||B|| per eigenvalue",
         corrected="For any square A, B the eigenvalues of A(x)B are the products lambda_i nu_j with "
@@ -212,6 +249,21 @@ def ics_outlier_cases(*, seed: int = 2, mean_norms=(3.0, 10.0, 30.0, 100.0), d: 
     return rows
 
 
+ICS_RECIPE = ("numpy default_rng(seed): S = Q diag(logspace(0, log10 4, m_out)) Q^T (Q from QR of a standard "
+              "normal m_out x m_out); per mean norm: direction ~ N(0, I_d), x = N(0,1)^(n x d) diag(linspace(0.5, 2, d)) "
+              "+ norm * direction/||direction||; A = homogeneous second moment E[(x,1)(x,1)^T]; G = A (x) S")
+
+
+def replay_ics_outlier(evidence: dict) -> dict:
+    """Rerun L5-ics-outlier's cases from the recipe and sizes in the JSON record."""
+    ce = evidence["counterexample"]
+    rows = ics_outlier_cases(seed=ce["seed"], mean_norms=tuple(ce["mean_norms"]), d=ce["d"], m_out=ce["m_out"],
+                             n=ce["n"])
+    return {"rel_dev_from_slide": [r["rel_dev_from_slide"] for r in rows],
+            "as_stated_err_over_tol": [r["as_stated_err_over_tol"] for r in rows],
+            "in_bounds": [r["in_bounds"] for r in rows]}
+
+
 def _draw_ics(evidence: Evidence):
     from normtheory.figures import new_figure
 
@@ -246,9 +298,15 @@ def _draw_ics(evidence: Evidence):
             "is max(||Sigma||, 1) lambda_max(S) (no outlier).",
     expect=Verdict.CORRECTED,
     figure=_draw_ics,
+    replay=replay_ics_outlier,
 )
 def check_ics_outlier() -> Evidence:
     rows = ics_outlier_cases()
+    instance = {"seed": 2, "mean_norms": [3.0, 10.0, 30.0, 100.0], "d": 5, "m_out": 3, "n": 400, "dtype": "float64",
+                "recipe": ICS_RECIPE}
+    instance["reproduces"] = {"rel_dev_from_slide": [r["rel_dev_from_slide"] for r in rows],
+                              "as_stated_err_over_tol": [r["as_stated_err_over_tol"] for r in rows],
+                              "in_bounds": [r["in_bounds"] for r in rows]}
     as_stated = all(r["as_stated_err_over_tol"] <= 1 for r in rows)
     corrected = all(r["in_bounds"] and r["sin_angle_to_(m,1)"] <= r["angle_bound"] and r["centered_err_over_tol"] <= 1
                     for r in rows)
@@ -260,6 +318,7 @@ def check_ics_outlier() -> Evidence:
             f"{rows[-1]['rel_dev_from_slide']:.2g} (||m||=100), inside the exact bracket; centering: "
             f"largest {rows[-1]['spectrum'][0]:.3g} -> {rows[-1]['largest_after_centering']:.3g}",
         measured={"cases": summary},
+        counterexample=instance,
         tolerance=1.0,
         tolerance_reason="eigenvalue errors in units of the dense eigvalsh bound 8 (D+1) M eps ||G||",
         corrected="With nu = ||m||^2 + 1 and Sigma the input covariance, the top eigenvalue of "
