@@ -41,7 +41,8 @@ from normtheory._validation import check_int_at_least, check_open_unit, check_te
 from normtheory.spectral import as_matrix, spectral_norm_reference
 from normtheory.spectral._input import check_matrix
 from normtheory.spectral.certify import certify_brackets
-from normtheory.spectral.power import _iterate, _matrix_operator, _unit, randn_on, rank_one_update_
+from normtheory.spectral.power import (_iterate, _matrix_operator, _unit, power_steps, randn_on,
+                                       rank_one_update_)
 
 __all__ = ["scaled_orthogonal_", "scaled_orthogonal_init_", "weight_parameters", "NormScaling",
            "top_right_vectors"]
@@ -230,12 +231,14 @@ class NormScaling:
         if self.estimator == "gram":
             v = top_right_vectors(mats, squarings=self.squarings, dtype=self.gram_dtype)
             k = 0
+        elif self.iters is not None:   # fixed steps: no host synchronisation
+            _, _, v = power_steps(torch.stack(mats), g["v"], self.iters)
+            k = self.iters
         else:
             M = torch.stack(mats)
-            sigma, u, v, k, _, _ = _iterate(_matrix_operator(M), g["v"], torch.zeros(len(mats), dtype=torch.bool,
-                                            device=M.device), limit=self.iters or self.max_iters,
-                                            tol=self.rtol or 0.0, fixed=self.iters is not None,
-                                            generator=self._generator)
+            _, _, v, k, _, _ = _iterate(_matrix_operator(M), g["v"], torch.zeros(len(mats), dtype=torch.bool,
+                                        device=M.device), limit=self.max_iters, tol=self.rtol,
+                                        fixed=False, generator=self._generator)
         u, sigma = _unit(torch.stack([M @ x for M, x in zip(mats, v)]))
         return sigma, u, v, k
 

@@ -59,3 +59,35 @@ def test_quick_cpu_bandwidth_json(tmp_path):
     v = rec["results"]["bandwidth"]["variants"]
     assert {"blog per-layer loop", "grouped batched"} <= set(v)
     assert all(x["time_s"] > 0 and x["bandwidth"] > 0 for x in v.values())
+
+
+def test_bench_refuses_bad_output_before_work(tmp_path, capsys):
+    from normtheory.cli import main
+    assert main(["bench", "spectral", "--quick", "--device", "cpu", "--json", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "directory" in err and "Traceback" not in err
+    assert main(["bench", "spectral", "--quick", "--device", "cpu", "--seed", "-1"]) == 2
+    assert main(["bench", "spectral", "--quick", "--device", "cpu", "--threads", "0"]) == 2
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    from normtheory.harness.cli import write_json_atomic
+    path = tmp_path / "r.json"
+    write_json_atomic(path, {"a": 1})
+    with pytest.raises(TypeError):
+        write_json_atomic(path, {"a": object()})  # not serialisable: fails mid-write
+    assert path.read_text() == '{\n "a": 1\n}\n' and [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+@pytest.mark.slow
+def test_quick_spectral_bench(tmp_path):
+    import json
+
+    from normtheory.cli import main
+    path = tmp_path / "s.json"
+    assert main(["bench", "spectral", "--quick", "--device", "cpu", "--no-progress", "--threads", "1",
+                 "--json", str(path)]) == 0
+    res = json.loads(path.read_text())["results"]["spectral"]
+    cert = res["methods"]["normtheory: certified sweep (certify_spectral_norms, rtol 1e-6)"]
+    assert cert["certified"] and cert["bracket_contains_reference"] and cert["worst_rel_err"] <= 1e-6
+    assert set(res["norm_scaling"]) >= {"frobenius", "spectral (default: cold Gram squaring)"}

@@ -18,7 +18,9 @@ from normtheory import multilayer as ml
 from normtheory.harness.resnet import resnet, weight_layers
 from normtheory.harness.timing import Timer, copy_bandwidth, no_tf32
 from normtheory.harness.weights import STATES, make_state
-from normtheory.spectral import as_matrix, conv2d_operator_norm, spectral_norm_bracket
+from normtheory.spectral.power import power_steps
+from normtheory.spectral import (as_matrix, conv2d_operator_norm, power_iteration, rank_one_update_,
+                                 spectral_norm_bracket)
 
 __all__ = ["Config", "EXPERIMENTS", "run_experiment"]
 
@@ -111,6 +113,7 @@ def run_accuracy(cfg: Config) -> dict:
                          "rate": [ratio ** (2 * k) for k in ks], "iters_to_tol": need})
         out[state] = {"iters": ks, "layers": rows,
                       "worst_err_at_500_float32": float(per["float32"][min(500, cfg.max_iters) - 1].max()),
+                      "at_500_is_step": min(500, cfg.max_iters),
                       "worst_err_at_max_float64": float(per["float64"][-1].max())}
     return out
 
@@ -125,12 +128,11 @@ def run_bandwidth(cfg: Config) -> dict:
     repeats = 5 if cfg.quick else 20
     res = {"copy_bandwidth": bw_copy, "weight_bytes": nbytes, "n_layers": len(ws), "variants": {}}
     mats = [as_matrix(w) for w in ws]
-    vs = [torch.randn(M.shape[1], device=cfg.device) for M in mats]
+    vs = [torch.nn.functional.normalize(torch.randn(M.shape[1], device=cfg.device), dim=0) for M in mats]
 
-    def blog_sweep():
+    def blog_sweep():  # the blog's per-layer loop: one power step per layer, no grouping
         for M, v in zip(mats, vs):
-            x = M.T @ (M @ v)
-            v.copy_(x / torch.linalg.vector_norm(x))
+            v.copy_(power_steps(M.unsqueeze(0), v.unsqueeze(0), 1)[2][0])
 
     groups = ml.group_by_shape(ws)
     variants = {"blog per-layer loop": (blog_sweep, 1)}
@@ -235,7 +237,7 @@ def run_training(cfg: Config) -> dict:
     """Exp. 5: Norm Scaling inside a real training step (ResNet-50, batch 512, Adam): overhead of
     Frobenius, the blog's spectral (500 steps per layer), scaling.NormScaling, and ours, with the
     tracked sigma_1 checked against the certified value."""
-    arch = "resnet50"
+    arch = cfg.arch
     batch, size = (16, 32) if cfg.quick else (512, 32)
     steps = 6 if cfg.quick else 30
     timer = Timer(cfg.device)
@@ -258,6 +260,7 @@ def run_training(cfg: Config) -> dict:
         scale()
 
     variants = ["none", "frobenius", "blog spectral (500 iters/layer)", "scaling.NormScaling(iters=2)",
+                "scaling.NormScaling() (default: cold Gram squaring)",
                 "ours: bound groups, warm start, 2 iters, batched correction" + (", CUDA graph" if timer.cuda else "")]
     for name in _tqdm(cfg, variants, desc="training"):
         model = setup()
@@ -290,17 +293,13 @@ def run_training(cfg: Config) -> dict:
             def scale(ws=ws, t=t):
                 with torch.no_grad():
                     for w, tw in zip(ws, t):
-                        M = as_matrix(w)
-                        v = torch.randn(M.shape[1], device=M.device)
-                        for _ in range(500):
-                            v = M.T @ (M @ v)
-                            v = v / torch.linalg.vector_norm(v)
-                        s = torch.linalg.vector_norm(M @ v)
-                        M.add_(torch.outer(M @ v / s, v) * (tw - s))
+                        r = power_iteration(as_matrix(w), iters=500)  # the blog's 500 steps
+                        rank_one_update_(as_matrix(w).unsqueeze(0), (tw - r.sigma).reshape(1),
+                                         r.u.unsqueeze(0), r.v.unsqueeze(0))
         elif name.startswith("scaling"):
             from normtheory.scaling import NormScaling
 
-            scaler = NormScaling(model, mode="spectral", iters=2)
+            scaler = NormScaling(model, mode="spectral", **({"iters": 2} if "iters=2" in name else {}))
             scale = scaler.step
         else:
             scale = lambda: None
@@ -333,12 +332,13 @@ def _input_sizes(arch, stem, width, image):
     sizes = {}
     with torch.device("meta"):
         m = resnet(arch, stem=stem, width=width)
+    shapes = {n: tuple(mod.weight.shape) for n, mod in m.named_modules() if isinstance(mod, nn.Conv2d)}
     hooks = [mod.register_forward_hook(lambda mod, inp, out, n=n: sizes.__setitem__(n, tuple(inp[0].shape[-2:])))
              for n, mod in m.named_modules() if isinstance(mod, nn.Conv2d)]
     m(torch.empty(1, 3, image, image, device="meta"))
     for h in hooks:
         h.remove()
-    return sizes
+    return sizes, shapes
 
 
 def run_conv(cfg: Config) -> dict:
@@ -350,9 +350,11 @@ def run_conv(cfg: Config) -> dict:
     out = {}
     iters = 30 if cfg.quick else 300
     for stem, image in (("cifar", 32), ("imagenet", 224)):
-        sizes = _input_sizes(cfg.arch, stem, cfg.width, image)
+        sizes, shapes = _input_sizes(cfg.arch, stem, cfg.width, image)
         rows = []
         for name, m in _tqdm(cfg, layers, desc=f"conv norms ({stem})"):
+            if shapes.get(name) != tuple(m.weight.shape):
+                continue  # e.g. the stem: a 3x3 CIFAR conv has no counterpart in the 7x7 ImageNet stem
             W = m.weight.detach().double().cpu()
             t0 = time.perf_counter()
             r = conv2d_operator_norm(W, sizes[name], stride=m.stride, padding=m.padding, rtol=1e-6,
@@ -367,8 +369,14 @@ def run_conv(cfg: Config) -> dict:
     return out
 
 
+def run_spectral(cfg: Config) -> dict:
+    """The spectral core against torch/scipy/the blog (see :mod:`normtheory.harness.spectral_bench`)."""
+    from normtheory.harness.spectral_bench import run_spectral as run
+    return run(cfg)
+
+
 EXPERIMENTS = {"accuracy": run_accuracy, "bandwidth": run_bandwidth, "certify": run_certify,
-               "training": run_training, "conv": run_conv}
+               "training": run_training, "conv": run_conv, "spectral": run_spectral}
 
 
 def run_experiment(name: str, cfg: Config) -> dict:

@@ -62,6 +62,9 @@ def summary(record: dict) -> str:
         for state, blk in res["accuracy"].items():
             out.append(f"[accuracy, {state}] worst err after 500 fp32 steps {blk['worst_err_at_500_float32']:.2g}, "
                        f"after {blk['iters'][-1]} fp64 steps {blk['worst_err_at_max_float64']:.2g}")
+    if "spectral" in res:
+        from normtheory.harness.spectral_bench import spectral_table
+        out += ["", "[spectral]", spectral_table(res["spectral"])]
     if "conv" in res:
         for stem, rows in res["conv"].items():
             r = [x["ratio"] for x in rows]
