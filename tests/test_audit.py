@@ -130,6 +130,38 @@ def test_operator_norm_brackets_dense_svd(case):
             assert true >= bound * (1 - REF_SLACK)
 
 
+CONVT_CASES = [
+    # (class, in, out, kernel, stride, padding, output_padding, dilation, groups, input spatial)
+    (nn.ConvTranspose1d, 3, 4, 3, 2, 1, 1, 1, 1, (5,)),
+    (nn.ConvTranspose2d, 4, 6, 3, 2, 1, 1, 1, 2, (4, 4)),
+    (nn.ConvTranspose2d, 3, 2, 4, 2, 1, 0, 1, 1, (5, 5)),
+    (nn.ConvTranspose2d, 2, 3, 3, 1, 2, 0, 2, 1, (6, 6)),
+    (nn.ConvTranspose3d, 2, 2, 3, 2, 1, 1, 1, 1, (3, 3, 3)),
+]
+
+
+@pytest.mark.parametrize("case", CONVT_CASES, ids=lambda c: f"{c[0].__name__}-s{c[4]}-op{c[6]}-g{c[8]}")
+def test_transposed_conv_brackets_dense_svd(case):
+    cls, cin, cout, k, s, p, op, d, g, spatial = case
+    torch.manual_seed(0)
+    layer = cls(cin, cout, k, stride=s, padding=p, output_padding=op, dilation=d, groups=g, bias=False)
+    la = audit.audit_model(nn.Sequential(layer), (cin,) + spatial).layers[0]
+    true = _dense_operator_norm(layer, (cin,) + spatial)
+    assert _contains(la.operator_norm, true), (la.operator_norm, true)
+    assert bool(la.operator_norm.certified)
+
+
+def test_transposed_conv_check_catches_forward_geometry_variant(monkeypatch):
+    # Broken variant: size the transposed layer's map at its *input* (as for a forward conv).
+    torch.manual_seed(0)
+    layer = nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1, bias=False)
+    true = _dense_operator_norm(layer, (3, 4, 4))
+    monkeypatch.setattr(audit, "_transposed_geometry",
+                        lambda mod, out_shape: _operator.ConvGeometry(4, (4, 4), (2, 2), (1, 1), (1, 1), 1, "zeros"))
+    la = audit.audit_model(nn.Sequential(layer), (3, 4, 4)).layers[0]
+    assert not _contains(la.operator_norm, true)
+
+
 def test_large_input_uses_power_lower_and_fft_upper(monkeypatch):
     # Force the path large layers take (no explicit matrix) on a small, checkable map.
     monkeypatch.setattr(_operator, "EXPLICIT_MAX", 8)

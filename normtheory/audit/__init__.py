@@ -1,7 +1,7 @@
 r"""``normtheory audit``: certified per-layer spectral norms of a PyTorch model.
 
 For every weight layer (``nn.Linear``, ``nn.Conv1d/2d/3d`` with any stride, dilation, groups and
-padding mode, eval-mode ``nn.BatchNorm*``; weights under torch's ``weight_norm`` / ``spectral_norm``
+padding mode, ``nn.ConvTranspose1d/2d/3d`` (the adjoint of a convolution, zero padding), eval-mode ``nn.BatchNorm*``; weights under torch's ``weight_norm`` / ``spectral_norm``
 parametrizations are read through the parametrization) the audit reports
 
 * :math:`\sigma_1(R)` of the reshaped weight matrix :math:`R` (``out x in/groups*prod k``, what torch's
@@ -47,7 +47,9 @@ from normtheory.audit._operator import (ConvGeometry, analytic_bounds, conv_oper
 __all__ = ["AuditError", "LayerAudit", "AuditReport", "audit_model", "load_model",
            "add_arguments", "main", "SigmaBracket", "sigma_bracket"]
 
-_CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_FORWARD_CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_TRANSPOSED_CONV_TYPES = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+_CONV_TYPES = _FORWARD_CONV_TYPES + _TRANSPOSED_CONV_TYPES
 _BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 CAVEATS = (
     "The product of per-layer operator-norm upper bounds bounds the Lipschitz constant (l2 norms) "
@@ -190,7 +192,7 @@ def _trace_shapes(model: nn.Module, input_shape: tuple[int, ...], leaves: dict[s
     def pre(name):
         def hook(mod, inputs):
             x = inputs[0]
-            if isinstance(mod, _CONV_TYPES):
+            if isinstance(mod, _FORWARD_CONV_TYPES):
                 nd = mod.weight.ndim - 2
                 spatial = tuple(x.shape[-nd:])
                 pad = mod.padding if not isinstance(mod.padding, str) else (0,) * nd
@@ -228,6 +230,22 @@ def _trace_shapes(model: nn.Module, input_shape: tuple[int, ...], leaves: dict[s
     chain = bool(order) and all(order[i][1] == order[i - 1][2] for i in range(1, len(order)))
     chain = chain and len({n for n, _, _ in order}) == len(order) and order[-1][2] == id(out)
     return shapes, chain
+
+
+def _transposed_geometry(mod: nn.Module, out_shape: tuple[int, ...]) -> ConvGeometry:
+    r"""A transposed convolution is the adjoint of the convolution with the same weight, stride,
+    padding, dilation and groups acting on inputs of the transposed layer's *output* size (that
+    convolution maps them back to the transposed layer's input size exactly when every
+    ``output_padding < stride``), so :math:`\lVert A^T\rVert_2 = \lVert A\rVert_2`. Its weight
+    ``(in, out/groups, *k)`` is read as a convolution weight ``(out_conv, in_conv/groups, *k)``."""
+    nd = mod.weight.ndim - 2
+    if mod.padding_mode != "zeros":
+        raise AuditError(f"{type(mod).__name__} with padding_mode={mod.padding_mode!r} is not supported")
+    if any(op >= s for op, s in zip(mod.output_padding, mod.stride)):
+        raise AuditError(f"{type(mod).__name__} with output_padding {tuple(mod.output_padding)} >= stride "
+                         f"{tuple(mod.stride)} is not the adjoint of a convolution; not supported")
+    return ConvGeometry(mod.out_channels, tuple(out_shape[-nd:]), tuple(mod.stride), tuple(mod.padding),
+                        tuple(mod.dilation), mod.groups, "zeros")
 
 
 def _geometry(mod: nn.Module, in_shape: tuple[int, ...]) -> ConvGeometry:
@@ -282,7 +300,7 @@ def audit_model(model: nn.Module, input_shape: tuple[int, ...] | None = None, *,
             unsupported.append({"name": name, "type": type(mod).__name__})
     if not any(isinstance(m, (nn.Linear,) + _CONV_TYPES) for m in supported.values()):
         extra = f"; unsupported parametrized layers: {_names(unsupported)}" if unsupported else ""
-        raise AuditError(f"model {type(model).__name__} has no Linear or Conv1d/2d/3d layer to audit{extra}")
+        raise AuditError(f"model {type(model).__name__} has no Linear, Conv or ConvTranspose layer to audit{extra}")
     if unsupported and not allow_unsupported:
         raise AuditError(f"unsupported layer types with parameters (not audited): {_names(unsupported)}; "
                          "pass allow_unsupported=True (--allow-unsupported) to audit the rest")
@@ -346,7 +364,8 @@ def _audit_layers(supported: dict, shapes: dict, rtol: float, progress: bool) ->
         if isinstance(mod, nn.Linear):
             op, exact, geo, bounds = sig, True, {}, {}
         else:
-            g = _geometry(mod, in_shape)
+            g = (_transposed_geometry(mod, out_shape) if isinstance(mod, _TRANSPOSED_CONV_TYPES)
+                 else _geometry(mod, in_shape))
             op, exact = conv_operator_norm(w, g, rtol=rtol, matrix=sig)
             geo = {"stride": list(g.stride), "padding": list(g.padding), "dilation": list(g.dilation),
                    "groups": g.groups, "padding_mode": g.padding_mode,
