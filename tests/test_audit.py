@@ -261,7 +261,7 @@ def test_audit_resnet50_cifar_in_minutes():
 # ------------------------------------------------------------------------------------ bad input
 
 def test_no_weight_layers():
-    with pytest.raises(audit.AuditError, match="no Linear or Conv"):
+    with pytest.raises(audit.AuditError, match="no Linear, Conv or ConvTranspose"):
         audit.audit_model(nn.Sequential(nn.ReLU(), nn.Flatten()), (3,))
 
 
