@@ -80,6 +80,7 @@ def kron_eig_gaps(decompose: Callable[[torch.Tensor, torch.Tensor], cv.KronEigen
             "(A(x)B) v = lambda v, are orthonormal, and their values equal a dense eigvalsh of "
             "A(x)B, all within 8(pq+p+q) eps ||A|| ||B||.",
     expect=Verdict.CONFIRMED,
+    proof="proofs/lecture_kronecker.py",
 )
 def check_kronecker_eig() -> Evidence:
     found = kron_eig_gaps(cv.kron_eigh)
@@ -178,6 +179,7 @@ def replay_kronecker_eig_general(evidence: dict) -> dict:
             "products of eigenvectors (dim 1).",
     expect=Verdict.CORRECTED,
     replay=replay_kronecker_eig_general,
+    proof="proofs/lecture_kronecker.py",
 )
 def check_kronecker_eig_general() -> Evidence:
     found = nonsymmetric_kron_facts()
@@ -299,6 +301,7 @@ def _draw_ics(evidence: Evidence):
     expect=Verdict.CORRECTED,
     figure=_draw_ics,
     replay=replay_ics_outlier,
+    proof="proofs/lecture_kronecker.py",
 )
 def check_ics_outlier() -> Evidence:
     rows = ics_outlier_cases()

@@ -100,6 +100,7 @@ def _draw_euler(evidence: Evidence):
             "which is what the ReLU networks (and scale invariance) provide.",
     expect=Verdict.CONFIRMED,
     figure=_draw_euler,
+    proof="proofs/lecture_euler.py",
 )
 def check_euler() -> Evidence:
     gammas = np.logspace(-3, 3, 7)
@@ -172,6 +173,7 @@ def scale_invariance_gaps(net: ScaleInvariantNet, v: torch.Tensor, gammas) -> di
             "j, gamma grad J(gamma w) = grad J(w), and for WS also sum_i grad J_ji = 0, all to "
             "round-off bounds.",
     expect=Verdict.CONFIRMED,
+    proof="proofs/lecture_euler.py",
 )
 def check_scale_invariant_gradient() -> Evidence:
     rng = np.random.default_rng(8)
@@ -226,6 +228,7 @@ def sgd_norm_growth(net: ScaleInvariantNet, v0: torch.Tensor, lr: float, steps: 
     checked="Per unit, at each of 300 SGD steps on WN, WS and BN classifiers (float64, lr 0.5), "
             "the recursion holds to round-off, and the norm never decreases.",
     expect=Verdict.CONFIRMED,
+    proof="proofs/lecture_norm_growth.py",
 )
 def check_norm_growth() -> Evidence:
     worst, results = 0.0, {}
@@ -285,6 +288,7 @@ def normalized_update_gaps(net: ScaleInvariantNet, v: torch.Tensor, lr: float, *
             "sqrt(1 + r) - 1 <= r/2, r = alpha^2||grad J(w)||^2/||w||^2 (second order), on WN, WS "
             "and BN classifiers with norms 1e-2..1e2 and alpha 1e-2..10.",
     expect=Verdict.CONFIRMED,
+    proof="proofs/lecture_norm_growth.py",
 )
 def check_effective_lr() -> Evidence:
     worst: dict[str, float] = {}
@@ -366,6 +370,7 @@ def _draw_sqrt_decay(evidence: Evidence):
             "1/(4k0^2), at every step of 20000, for k0 from 0.5 to 5000.",
     expect=Verdict.CONFIRMED,
     figure=_draw_sqrt_decay,
+    proof="proofs/lecture_norm_growth.py",
 )
 def check_sqrt_decay() -> Evidence:
     runs, worst_below, worst_above = [], 0.0, 0.0

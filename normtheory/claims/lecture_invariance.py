@@ -87,6 +87,7 @@ def bn_eps_sweep(bn_eps: Callable[[torch.Tensor, float], torch.Tensor], *, seed:
             "for Gamma's entries in 1e-50..1e50, and the condition Gamma > 0 is needed: a negative "
             "entry changes the output (it flips that unit).",
     expect=Verdict.CONFIRMED,
+    proof="proofs/invariance_eps.py",
 )
 def check_bn_unit_rescaling() -> Evidence:
     found = bn_unit_rescaling(reparam.batch_norm)
@@ -191,6 +192,7 @@ def network_rescaling(bn: BatchNorm, *, cases: int = 40, seed: int = 6, affine: 
             "through the layers (BNNet.roundoff_bound); the same holds with the per-unit scale and shift "
             "after BN that the slide sets aside; control: without BN the logits change.",
     expect=Verdict.CONFIRMED,
+    proof="proofs/invariance_eps.py",
 )
 def check_bn_eps() -> Evidence:
     plain = network_rescaling(reparam.batch_norm)

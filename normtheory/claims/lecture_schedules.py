@@ -157,6 +157,7 @@ STEPS = 60
             "trajectory amplification x steps x per-step round-off; the decay-free weights are "
             "alpha^-t times the decayed ones. With an empty initial buffer (b) fails.",
     expect=Verdict.CONFIRMED,
+    proof="proofs/lecture_equilibrium.py",
 )
 def check_exp_lr_equivalence() -> Evidence:
     with _one_thread():
@@ -285,6 +286,7 @@ def counteract_exact(*, lr: float = 0.5, lam: float = 0.02, s0: float = 1.0, ste
             "effective LR never increases.",
     expect=Verdict.CONFIRMED,
     figure=_draw_counteract,
+    proof="proofs/lecture_equilibrium.py",
 )
 def check_counteract_lr_decay() -> Evidence:
     with _one_thread():
@@ -434,6 +436,7 @@ def _draw_equilibrium(evidence: Evidence):
             "fluctuation bound.",
     expect=Verdict.CONFIRMED,
     figure=_draw_equilibrium,
+    proof="proofs/lecture_equilibrium.py",
 )
 def check_wd_equilibrium() -> Evidence:
     with _one_thread():

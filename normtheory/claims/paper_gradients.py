@@ -188,6 +188,7 @@ def _gradient_claim(kind: str, paper: Formula, exact: Formula) -> Evidence:
             "(I - AA^T) g/||W|| against autograd, and c*grad(cW) = grad(W) for c in 1e-6..1e6.",
     expect=Verdict.CORRECTED,
     replay=replay_gradient,
+    proof="proofs/paper_gradients.py",
 )
 def check_wn_gradient() -> Evidence:
     return _gradient_claim("wn", paper_wn_grad, exact_wn_grad)
@@ -204,6 +205,7 @@ def check_wn_gradient() -> Evidence:
             "against autograd and c*grad(cW) = grad(W) for c in 1e-6..1e6.",
     expect=Verdict.CORRECTED,
     replay=replay_gradient,
+    proof="proofs/paper_gradients.py",
 )
 def check_ws_gradient() -> Evidence:
     return _gradient_claim("ws", paper_ws_grad, exact_ws_grad)
@@ -328,6 +330,7 @@ def replay_ws_eps_overflow(evidence: dict) -> dict:
             "for a naive and a peak-scaled implementation.",
     expect=Verdict.REFUTED,
     replay=replay_ws_eps_overflow,
+    proof="proofs/paper_gradients.py",
 )
 def check_ws_eps_overflow() -> Evidence:
     jac = ws_eps_jacobian_gaps()

@@ -62,6 +62,7 @@ def wn_scale_invariance(normalize: Callable[[torch.Tensor], torch.Tensor], *, ca
             "(|diff|_inf <= 2(n+3) eps), for norms from 1e-150 to 1e150; for alpha < 0, "
             "WN(alpha W) = -WN(W), so the invariance needs alpha > 0.",
     expect=Verdict.CONFIRMED,
+    proof="proofs/invariance_eps.py",
 )
 def check_wn_scale_invariance() -> Evidence:
     found = wn_scale_invariance(lambda v: reparam.weight_norm(v, dim=0))
@@ -124,6 +125,7 @@ def ws_affine_invariance(standardize: Callable[[torch.Tensor], torch.Tensor], *,
             "measuring the cancellation of the shift), for alpha over 1e-80..1e80 and |beta| up to "
             "1e3 std.",
     expect=Verdict.CONFIRMED,
+    proof="proofs/invariance_eps.py",
 )
 def check_ws_affine_invariance() -> Evidence:
     found = ws_affine_invariance(lambda w: reparam.weight_standardization(w, dim=0))
@@ -282,6 +284,7 @@ def _instance(seed: int = 9) -> dict:
             "without a following normalization does change (a control that must fail).",
     expect=Verdict.CONFIRMED,
     figure=_draw_ws_eps,
+    proof="proofs/invariance_eps.py",
 )
 def check_ws_eps_invariance() -> Evidence:
     ws = lambda w, eps: reparam.weight_standardization(w, eps=eps, dim=0)  # noqa: E731

@@ -181,6 +181,7 @@ def _draw_thm1(evidence: Evidence):
             "= c_t; the same for a WS first layer; a constant learning rate must fail the same test.",
     expect=Verdict.CONFIRMED,
     figure=_draw_thm1,
+    proof="proofs/paper_theorem1.py",
 )
 def check_thm1() -> Evidence:
     found = theorem1_gaps()
@@ -243,6 +244,7 @@ def replay_thm1_schedule(evidence: dict) -> dict:
             "d_t = 1/(p_{t-1}^2 (1 - lambda eta)) at the t-th step (= Eq. (18)'s d_q for the step q -> q+1).",
     expect=Verdict.CORRECTED,
     replay=replay_thm1_schedule,
+    proof="proofs/paper_theorem1.py",
 )
 def check_thm1_schedule() -> Evidence:
     listed = theorem1_gaps(paper_listed_factor)
@@ -331,6 +333,7 @@ def momentum_regime_scan(*, momentum: float = MOMENTUM, steps: int = 20000,
             "lr lam <= (1-sqrt mu)^2 (scanned over 20000 steps).",
     expect=Verdict.CORRECTED,
     replay=replay_thm1_momentum,
+    proof="proofs/paper_theorem1.py",
 )
 def check_thm1_momentum() -> Evidence:
     paper = momentum_gaps(use="paper")

@@ -61,6 +61,7 @@ def shrink_gaps(net: ScaleInvariantNet, reg: Regularizer, lam: float, *, cases: 
             "alpha in (0.01, 0.99), L^(alpha W) < L^(W) and the drop equals 1/2 lambda (1 - alpha^2) "
             "||W||^2 within (n+10) eps times the objective's size.",
     expect=Verdict.CONFIRMED,
+    proof="proofs/paper_eps_shift.py",
 )
 def check_no_global_minimum() -> Evidence:
     lam = 0.1
@@ -126,6 +127,7 @@ def replay_wd_optimal_direction(evidence: dict) -> dict:
             "does not exist; Eq. (12) is then checked with inf in place of min.",
     expect=Verdict.CORRECTED,
     replay=replay_wd_optimal_direction,
+    proof="proofs/paper_eps_shift.py",
 )
 def check_wd_optimal_direction() -> Evidence:
     lam = 0.1
@@ -172,6 +174,7 @@ def replay_ws_constraint(evidence: dict) -> dict:
     checked="||B|| for seeded W with n in 2..200, against n and against sqrt(n), to (n+10) eps relative.",
     expect=Verdict.CORRECTED,
     replay=replay_ws_constraint,
+    proof="proofs/paper_eps_shift.py",
 )
 def check_ws_constraint() -> Evidence:
     from normtheory import reparam
@@ -299,6 +302,7 @@ def _draw_shift(evidence: Evidence):
             "same start within 1e-9; the sympy side is proofs/paper_eps_shift.py.",
     expect=Verdict.CONFIRMED,
     figure=_draw_shift,
+    proof="proofs/paper_eps_shift.py",
 )
 def check_eps_shift_minimum() -> Evidence:
     lam, eps = 0.1, 0.5
@@ -370,6 +374,7 @@ def penalty_grad_gaps(formula: Callable[[torch.Tensor, float, float], torch.Tens
     checked="Eqs. (27) and (28) as printed against autograd of the penalties (float64, 100 seeded "
             "cases each, scales 1e-4..1e4, eps/scale 1e-3..10), tolerance 4(n+8) eps lam max|W| (1 + eps/s).",
     expect=Verdict.CONFIRMED,
+    proof="proofs/paper_eps_shift.py",
 )
 def check_eps_shift_gradients() -> Evidence:
     wn, ws = penalty_grad_gaps(paper_eq27, "wn"), penalty_grad_gaps(paper_eq28, "ws")
