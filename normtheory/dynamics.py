@@ -186,17 +186,24 @@ class MomentumSchedule:
     valid: bool
     first_nonpositive: int | None
 
+    # the properties only delegate: their math sits in plain functions (mutation testing skips
+    # decorated functions)
     @property
     def scales(self) -> np.ndarray:
         return _exp_in_range(self.log_scales, "c_t")
 
     @property
     def log_multipliers(self) -> np.ndarray:
-        return -(self.log_scales[:-1] + self.log_scales[1:])
+        return _log_multipliers(self.log_scales)
 
     @property
     def multipliers(self) -> np.ndarray:
-        return _exp_in_range(self.log_multipliers, "momentum multiplier d_t")
+        return _exp_in_range(_log_multipliers(self.log_scales), "momentum multiplier d_t")
+
+
+def _log_multipliers(log_scales: np.ndarray) -> np.ndarray:
+    r""":math:`\log d_t = -(\log c_t + \log c_{t+1})`, t = 0..len-2."""
+    return -(log_scales[:-1] + log_scales[1:])
 
 
 def momentum_multipliers(steps: int, *, lr: float, lam: float, momentum: float,
