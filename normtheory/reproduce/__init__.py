@@ -11,10 +11,12 @@ reported:
   regularizer, eps sensitivity) and the implicit warm-up of Figs. 4-5 (``wd-sweep``,
   ``eps-sensitivity``, ``warmup``).
 
-``normtheory reproduce NAME`` runs one (:mod:`.cli`); full results are committed as JSON in
-``reproduce/results/`` at the repository root and drawn by ``normtheory figures``
-(:mod:`.figures`). The claims in :mod:`normtheory.claims.blog_analogues` and
-:mod:`normtheory.claims.paper_analogues` run the quick forms.
+``normtheory reproduce NAME`` runs one (:mod:`.cli`); :mod:`.experiments` holds each analogue's
+in-run and full protocol. Full results are recorded with provenance in ``results/NAME.json``
+inside this package (:mod:`normtheory.provenance`) and drawn by ``normtheory figures``
+(:mod:`.figures`); ``normtheory reproduce --check`` reruns them. The claims in
+:mod:`normtheory.claims.blog_analogues` and :mod:`normtheory.claims.paper_analogues` compute the
+in-run forms and decide from them (:mod:`.stats` supplies the bootstrap over seeds).
 
 scikit-learn is needed only for the data (the ``data`` extra); everything else imports without it.
 """
@@ -25,5 +27,5 @@ from pathlib import Path
 
 __all__ = ["RESULTS_DIR"]
 
-#: Where the committed full-run JSON results live (repository root / reproduce / results).
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "reproduce" / "results"
+#: Where the recorded full-run results live (package data: present in every installation).
+RESULTS_DIR = Path(__file__).resolve().parent / "results"

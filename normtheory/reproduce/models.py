@@ -10,7 +10,8 @@
   WS is kept).
 
 With ``norm`` in {"wn", "ws"} each hidden layer is followed by batch norm (as the paper's WN/WS
-convolutions are in ResNet-50), and the classifier layer stays un-normalized (the paper's "other
+convolutions are in ResNet-50; ``batch_norm=True`` adds it to a plain MLP too, the paper's plain
+batch-norm ResNet of Fig. 5), and the classifier layer stays un-normalized (the paper's "other
 parts", kept at lambda = 1e-4). :func:`normalized_weights` lists the raw weights a regularizer or a
 failure monitor acts on.
 """
@@ -71,15 +72,16 @@ class MLP(nn.Module):
     """64 -> width x depth -> 10, ReLU, no biases; BN after normalized hidden layers."""
 
     def __init__(self, depth: int, width: int = 128, norm: str = "none", n_in: int = 64,
-                 n_out: int = 10):
+                 n_out: int = 10, batch_norm: bool | None = None):
         super().__init__()
         if depth < 1 or width < 1:
             raise ValueError(f"depth and width must be >= 1, got depth={depth}, width={width}")
+        bn = norm != "none" if batch_norm is None else bool(batch_norm)
         layers: list[nn.Module] = []
         fan_in = n_in
         for _ in range(depth):
             layers.append(NormLinear(fan_in, width, norm))
-            if norm != "none":
+            if bn:
                 layers.append(nn.BatchNorm1d(width))
             layers.append(nn.ReLU())
             fan_in = width
@@ -110,12 +112,16 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x.reshape(-1, 1, 8, 8)).flatten(1))
 
 
-def build_model(name: str, norm: str = "none", width: int = 128) -> nn.Module:
-    """``mlp3``/``mlp5`` (3/5 hidden layers of ``width``) or ``cnn``."""
+def build_model(name: str, norm: str = "none", width: int = 128, *,
+                batch_norm: bool | None = None) -> nn.Module:
+    """``mlp3``/``mlp5`` (3/5 hidden layers of ``width``) or ``cnn``; ``batch_norm`` (MLPs only)
+    defaults to ``norm != "none"``."""
     if name == "mlp3":
-        return MLP(3, width, norm)
+        return MLP(3, width, norm, batch_norm=batch_norm)
     if name == "mlp5":
-        return MLP(5, width, norm)
+        return MLP(5, width, norm, batch_norm=batch_norm)
+    if batch_norm is not None and name == "cnn":
+        raise ValueError("batch_norm is an option of the MLPs only")
     if name == "cnn":
         return SmallCNN(norm)
     raise ValueError(f"model name must be one of {MODEL_NAMES}, got {name!r}")

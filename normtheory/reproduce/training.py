@@ -1,15 +1,17 @@
 """One training run: mini-batch loop, evaluation, and failure detection.
 
-A run *fails* when (decided before any run, paper Table II's "failed training"):
+A run *diverges* when (decided before any run; these are float events, not thresholds):
 
-* the loss, or any parameter after a step, is NaN or Inf (float overflow); or
+* the loss, or any parameter after an epoch, is NaN or Inf (float overflow); or
 * a WN/WS layer cannot be evaluated because a weight's norm (WN) or spread (WS) became exactly 0
-  (float underflow: :mod:`normtheory.reparam` refuses to divide by it); or
-* a normalized weight *collapsed*: some unit's ||W|| (WN) or std (WS) fell below
-  ``COLLAPSE_RATIO`` = 1e-3 times its value at initialisation (the effective learning rate,
-  proportional to 1/||W||, has then grown a thousandfold; checked after every epoch).
+  (float underflow: :mod:`normtheory.reparam` refuses to divide by it).
 
-A failed run stops at once and records the step and the reason; its accuracy is reported as None.
+A diverged run stops at once and records the step and the reason; its final accuracy is None.
+How far a normalized weight shrank is *measured*, never a reason to stop: ``min_scale_ratio`` is the
+smallest ||W||/||W_0|| (WN) or std/std_0 (WS) over units and epochs. (An earlier version stopped a
+run whose ratio fell below 1e-3; that threshold sat between values that the same run reaches with
+one or two torch threads, so the outcome flipped with the thread count.) Whether a run that did not
+diverge still *failed* (e.g. accuracy at chance) is decided by the claims from its accuracy.
 """
 
 from __future__ import annotations
@@ -25,9 +27,7 @@ from torch.nn import functional as F
 from normtheory.reproduce.data import Digits
 from normtheory.reproduce.models import normalized_weights
 
-__all__ = ["TrainResult", "train", "evaluate", "slice_scale", "COLLAPSE_RATIO"]
-
-COLLAPSE_RATIO = 1e-3
+__all__ = ["TrainResult", "train", "evaluate", "slice_scale"]
 
 
 class _Failure(Exception):
@@ -45,7 +45,7 @@ def slice_scale(norm: str, weight: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class TrainResult:
-    failed: bool
+    diverged: bool
     failure: dict | None
     steps: int
     test_acc: float | None
@@ -56,7 +56,7 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {k: getattr(self, k) for k in ("failed", "failure", "steps", "test_acc", "test_loss",
+        return {k: getattr(self, k) for k in ("diverged", "failure", "steps", "test_acc", "test_loss",
                                               "train_acc", "train_loss", "min_scale_ratio",
                                               "history")}
 
@@ -123,11 +123,7 @@ def train(model: nn.Module, data: Digits, optimizer: torch.optim.Optimizer, *, e
                 if not torch.isfinite(p.detach()).all():
                     raise _Failure("non-finite parameter")
             for (norm, w), w0 in zip(watched, initial):
-                ratio = float((slice_scale(norm, w) / w0).min())
-                min_ratio = min(min_ratio, ratio)
-                if ratio < COLLAPSE_RATIO:
-                    raise _Failure(f"collapsed weight: a unit's {'std' if norm == 'ws' else 'norm'} "
-                                   f"fell to {ratio:.2e} of its initial value")
+                min_ratio = min(min_ratio, float((slice_scale(norm, w) / w0).min()))
             tr_loss, tr_acc = evaluate(model, data.x_train, data.y_train)
             te_loss, te_acc = evaluate(model, data.x_test, data.y_test)
             row = {"epoch": epoch + 1, "step": step, "train_loss": tr_loss, "train_acc": tr_acc,
