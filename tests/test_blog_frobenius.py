@@ -45,38 +45,46 @@ def test_BLOG_frobenius_sum_replay_reproduces_and_detects_tampering():
 
 # ----------------------------------------------------------------------- BLOG-frobenius-rank-single
 
-def test_BLOG_frobenius_rank_single_instance_reaches_rank_one_and_control_keeps_rank_four():
-    found = bf.single_matrix_rank_run()
-    ranks = {r["lam"]: r["rank"] for r in found["rows"]}
-    assert ranks == {0.1: 1, 0.0: 4}
-    penalised = found["rows"][0]
-    assert penalised["dist_to_rank_one_limit"] < 1e-12  # W -> y x^T / (||x||^2 + lam)
-    assert bf.frobenius_rank_single_evidence(found).verdict is Verdict.CONFIRMED
+def test_BLOG_frobenius_rank_single_instances_reach_rank_one_and_controls_keep_full_rank():
+    runs = bf.single_matrix_rank_runs()
+    for found in runs:
+        ranks = {r["lam"]: r["rank"] for r in found["rows"]}
+        assert ranks == {0.1: 1, 0.0: found["rows"][0]["full_rank"]}, found["instance"]["name"]
+    evidence = bf.frobenius_rank_single_evidence(runs)
+    assert evidence.verdict is Verdict.CONFIRMED
+    assert evidence.measured["instance_decides"] == [True, True]
+
+
+def test_BLOG_frobenius_rank_single_regression_limit_is_the_rank_one_ridge_solution():
+    # with one sample the penalised minimiser is y x^T / (||x||^2 + lam), rank one
+    rng = np.random.default_rng(bf.RANK_INSTANCES[0]["seed"])
+    x, y = rng.standard_normal(4), rng.standard_normal(4)
+    found = bf.rank_instance_run(bf.RANK_INSTANCES[0])
+    top = found["rows"][0]["singular_values"][0]
+    assert abs(top - np.linalg.norm(y) * np.linalg.norm(x) / (x @ x + 0.1)) <= 1e-12 * top
 
 
 def test_BLOG_frobenius_rank_single_fails_when_the_penalty_is_dropped():
     # broken: the optimiser step forgets the penalty's gradient lam W (a missing weight-decay term)
-    no_penalty = lambda W, X, Y, lam, lr: bf.penalised_gd_step(W, X, Y, 0.0, lr)  # noqa: E731
-    found = bf.single_matrix_rank_run(step=no_penalty)
-    assert all(r["rank"] == 4 for r in found["rows"])
+    runs = bf.single_matrix_rank_runs(penalty_grad=lambda W, lam: 0.0 * W)
+    assert all(r["rank"] == r["full_rank"] for f in runs for r in f["rows"])
     # an existential claim without an instance is undecided, not refuted
-    assert bf.frobenius_rank_single_evidence(found).verdict is Verdict.INCONCLUSIVE
+    assert bf.frobenius_rank_single_evidence(runs).verdict is Verdict.INCONCLUSIVE
 
 
 def test_BLOG_frobenius_rank_single_control_catches_a_default_decay():
     # broken: a step that always applies decay 0.1 (an optimizer default), so the control collapses too
-    always = lambda W, X, Y, lam, lr: bf.penalised_gd_step(W, X, Y, max(lam, 0.1), lr)  # noqa: E731
-    found = bf.single_matrix_rank_run(step=always)
-    assert all(r["rank"] == 1 for r in found["rows"])
-    assert bf.frobenius_rank_single_evidence(found).verdict is Verdict.INCONCLUSIVE
+    runs = bf.single_matrix_rank_runs(penalty_grad=lambda W, lam: max(lam, 0.1) * W)
+    assert all(r["rank"] == 1 for f in runs for r in f["rows"])
+    assert bf.frobenius_rank_single_evidence(runs).verdict is Verdict.INCONCLUSIVE
 
 
 def test_BLOG_frobenius_rank_single_roundoff_floor_is_far_below_real_singular_values():
-    found = bf.single_matrix_rank_run()
-    for r in found["rows"]:
-        s = r["singular_values"]
-        assert all(x > 1e3 * r["rank_tol"] for x in s[:r["rank"]])      # kept values are real
-        assert all(x <= r["rank_tol"] for x in s[r["rank"]:])           # dropped ones are round-off
+    for found in bf.single_matrix_rank_runs():
+        for r in found["rows"]:
+            s = r["singular_values"]
+            assert all(x > 1e3 * r["rank_tol"] for x in s[:r["rank"]])      # kept values are real
+            assert all(x <= r["rank_tol"] for x in s[r["rank"]:])           # dropped ones are round-off
 
 
 # ------------------------------------------------------------------------- BLOG-frobenius-rank-deep
