@@ -84,7 +84,8 @@ refute("R^-T R^-1 block (0, 0) = Sigma (x) I", kron_terms(product.blocks[0, 0] -
 
 # (4) the Gauss-Newton block from batch statistics
 A = sp.IndexedBase("A", real=True)  # A[n, d]: N rows of activations
-mean = lambda col: sp.Sum(A[n, col], (n, 0, N - 1)) / N  # noqa: E731
+bb = sp.Symbol("bb", integer=True, nonnegative=True)  # a second batch index, for means
+mean = lambda col: sp.Sum(A[bb, col], (bb, 0, N - 1)) / N  # noqa: E731
 second = sp.Sum(A[n, d] * A[n, e], (n, 0, N - 1)) / N
 cov = sp.Sum((A[n, d] - mean(d)) * (A[n, e] - mean(e)), (n, 0, N - 1)) / N
 check("E[a_d a_e] = Sigma_de + m_d m_e (biased covariance)", expand_sums(second - (cov + mean(d) * mean(e))))
@@ -92,10 +93,12 @@ refute("E[a_d a_e] = Sigma_de + m_d m_e with the unbiased covariance",
        expand_sums(second - (cov * N / (N - 1) + mean(d) * mean(e))),
        witness={N: 2, d: 0, e: 0, A[0, 0]: 1, A[1, 0]: 3})
 
-# (5) the batch-centering gradient: by the chain rule dJ/dw_e = sum_n h'(z_n) dz_n/dw_e, and the
-# statistics path lives in dz_n/dw_e (the mean depends on the batch, not on w: it is a constant here)
+# (5) the batch-centering gradient: by the chain rule dJ/dw_e = sum_n h'(z_n) dz_n/dw_e; the centered
+# pre-activation z_n = y_n - mean_b y_b with y_n = sum_d a_nd w_d has a direct path (y_n) and a statistics
+# path (the batch mean of y, which depends on w)
 w = sp.IndexedBase("w", real=True)
-z = lambda row: sp.Sum((A[row, d] - mean(d)) * w[d], (d, 0, D - 1))  # noqa: E731  batch-centered pre-activation
+y = lambda row: sp.Sum(A[row, d] * w[d], (d, 0, D - 1))  # noqa: E731
+z = lambda row: y(row) - sp.Sum(y(bb), (bb, 0, N - 1)) / N  # noqa: E731
 dz = sp.diff(z(n), w[e]).subs(in_range).doit()
 check("dz_n/dw_e = a_ne - m_e, so dJ/dw_e = sum_n h'(z_n) (a_ne - m_e) = (S_bar^T A~)_e",
       expand_sums(dz - (A[n, e] - mean(e))))
