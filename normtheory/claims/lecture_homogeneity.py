@@ -20,6 +20,7 @@ import torch
 
 from normtheory.claims._roundoff import EPS64, sum_tolerance
 from normtheory.models import NORMALIZERS, ReluNet, ScaleInvariantNet
+from normtheory.toy_models import atan2_run
 from normtheory.registry import LECTURE, Evidence, Verdict, claim, decide
 
 SLIDE = 'slide "Implicit Learning Rate Decay"'
@@ -318,16 +319,11 @@ def constant_gradient_run(norm_sq0: float, lr: float, steps: int, *, k0: float |
     lower bound, and s_k^2/(s_0^2(1+k/k0)) - 1 <= (1 + k0 ln(1 + k/k0)) / (4 k0^2 (1 + k/k0)).
     ``k0`` overrides the derived value (to show that another choice fails the bounds).
     """
-    w = np.array([math.sqrt(norm_sq0), 0.0])
     if k0 is None:
         k0 = norm_sq0**2 / (2 * lr**2)
     ks = np.arange(steps + 1)
-    s = np.empty(steps + 1)
+    s = np.square(atan2_run(np.array([math.sqrt(norm_sq0), 0.0]), lr=lr, steps=steps)).sum(axis=1)
     s[0] = norm_sq0
-    for k in range(steps):
-        grad = np.array([-w[1], w[0]]) / (w @ w)
-        w = w - lr * grad
-        s[k + 1] = w @ w
     closed = norm_sq0 * np.sqrt(1 + ks / k0)
     excess = s**2 / closed**2 - 1
     bound = (1 + k0 * np.log1p(ks / k0)) / (4 * k0**2 * (1 + ks / k0))

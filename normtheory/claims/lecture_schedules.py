@@ -12,90 +12,31 @@ overlap (SGD without momentum) the exponential schedule is the paper's Theorem 1
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from normtheory._threads import single_thread
 
-from normtheory import dynamics, reparam
+from normtheory import dynamics
+from normtheory.toy_models import MinibatchWN, atan2_run, train
 from normtheory.claims._roundoff import EPS64
 from normtheory.registry import LECTURE, Evidence, Verdict, claim, decide
 
 COUNTER = 'slide "Implicit Learning Rate Decay" (counteracting the implicit LR effect)'
 
 
-@dataclass
-class MinibatchWN:
-    """J(V) = cross-entropy(tanh(x_B WN(V)^T) U, y_B) on minibatch B of a fixed data set (float64):
-    invariant to positive per-unit rescaling of V (and to a global one)."""
-
-    n: int = 256
-    d_in: int = 6
-    hidden: int = 5
-    classes: int = 3
-    batch: int = 16
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        g = torch.Generator().manual_seed(self.seed)
-        self.x = torch.randn(self.n, self.d_in, generator=g, dtype=torch.float64)
-        self.y = torch.randint(0, self.classes, (self.n,), generator=g)
-        self.head = torch.randn(self.hidden, self.classes, generator=g, dtype=torch.float64)
-
-    def init(self, scale: float = 1.0) -> torch.Tensor:
-        g = torch.Generator().manual_seed(self.seed + 1)
-        return scale * torch.randn(self.hidden, self.d_in, generator=g, dtype=torch.float64)
-
-    def batches(self, steps: int, seed: int) -> list[torch.Tensor]:
-        g = torch.Generator().manual_seed(seed)
-        return [torch.randperm(self.n, generator=g)[: self.batch] for _ in range(steps)]
-
-    def loss(self, v: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        z = reparam.weight_norm(v, dim=0)
-        return torch.nn.functional.cross_entropy(torch.tanh(self.x[idx] @ z.T) @ self.head, self.y[idx])
-
-    def grad(self, v: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        p = v.detach().requires_grad_(True)
-        (g,) = torch.autograd.grad(self.loss(p, idx), p)
-        return g
-
-
-_one_thread = single_thread  # see normtheory._threads
-
-
 def run_sgd(model: MinibatchWN, v0: torch.Tensor, batches, *, lr: float, lam: float = 0.0,
             momentum: float = 0.0, multipliers=None, initial_buffer: torch.Tensor | None = None,
             project: bool = False) -> dict:
-    """torch.optim.SGD on the raw weight (coupled weight decay ``lam``); step t uses learning rate
-    ``lr * multipliers[t]``; ``initial_buffer`` presets the momentum buffer; ``project`` renormalizes
-    each unit to norm 1 after every step (explicit normalization). Records the normalized weights,
-    the per-unit squared norms and the per-unit effective LR lr_t/||w_j||^2 before each step."""
-    with _one_thread():
-        return _run_sgd(model, v0, batches, lr=lr, lam=lam, momentum=momentum, multipliers=multipliers,
-                        initial_buffer=initial_buffer, project=project)
-
-
-def _run_sgd(model, v0, batches, *, lr, lam, momentum, multipliers, initial_buffer, project) -> dict:
-    p = v0.clone().requires_grad_(True)
-    opt = torch.optim.SGD([p], lr=lr, momentum=momentum, weight_decay=lam)
-    if initial_buffer is not None:
-        opt.state[p]["momentum_buffer"] = initial_buffer.clone()
-    directions, norms_sq, eff = [reparam.weight_norm(p.detach())], [p.detach().square().sum(1)], []
-    for t, idx in enumerate(batches):
-        lr_t = lr * (1.0 if multipliers is None else float(multipliers[t]))
-        opt.param_groups[0]["lr"] = lr_t
-        eff.append(lr_t / p.detach().square().sum(1))
-        opt.zero_grad()
-        model.loss(p, idx).backward()
-        opt.step()
-        if project:
-            with torch.no_grad():
-                p.copy_(reparam.weight_norm(p))
-        directions.append(reparam.weight_norm(p.detach()))
-        norms_sq.append(p.detach().square().sum(1))
-    return {"directions": torch.stack(directions), "norms_sq": torch.stack(norms_sq), "effective_lr": torch.stack(eff)}
+    """normtheory.toy_models.train on the model's minibatches: torch.optim.SGD on the raw weight
+    (coupled weight decay ``lam``), step t with learning rate ``lr * multipliers[t]``,
+    ``initial_buffer`` presetting the momentum buffer, ``project`` renormalizing each unit after every
+    step. Returns the normalized weights, the per-unit squared norms and the per-unit effective LR
+    lr_t/||w_j||^2 before each step."""
+    factor = None if multipliers is None else (lambda t: float(multipliers[t]))
+    out = train(lambda v, t: model.loss(v, batches[t]), v0, steps=len(batches), lr=lr, weight_decay=lam,
+                momentum=momentum, lr_factor=factor, initial_buffer=initial_buffer, project=project)
+    return {"directions": out["directions"], "norms_sq": out["norms"].square(), "effective_lr": out["effective_lr"]}
 
 
 def _roundoff_unit(model: MinibatchWN) -> float:
@@ -160,7 +101,7 @@ STEPS = 60
     proof="proofs/lecture_equilibrium.py",
 )
 def check_exp_lr_equivalence() -> Evidence:
-    with _one_thread():
+    with single_thread():
         return _check_exp_lr_equivalence()
 
 
@@ -219,11 +160,6 @@ def counteract_runs(*, lr: float = 0.5, lam: float = 0.02, steps: int = 300, see
     return {"model": model, "runs": runs, "batches": batches, "lr": lr, "lam": lam}
 
 
-def _atan2_grad(w: np.ndarray) -> np.ndarray:
-    """Gradient of J(w) = atan2(w2, w1): scale invariant, orthogonal to w, ||grad J(w_hat)|| = 1."""
-    return np.array([-w[1], w[0]]) / (w @ w)
-
-
 def counteract_exact(*, lr: float = 0.5, lam: float = 0.02, s0: float = 1.0, steps: int | None = None,
                      exp_alpha: float | None = None) -> dict:
     """The three counter-measures on the exact constant-gradient-norm model J = atan2(w2, w1) (G = 1).
@@ -239,19 +175,13 @@ def counteract_exact(*, lr: float = 0.5, lam: float = 0.02, s0: float = 1.0, ste
     if steps is None:
         steps = int(40 / (1 - abs(eq.relaxation))) + 10  # relaxation^steps < e^-40
     a = 1 - lr * lam if exp_alpha is None else exp_alpha
-    q = 1 - lr * lam
     start = np.array([math.sqrt(s0), 0.0])
-    plain, decay, expo, unit = start.copy(), start.copy(), start.copy(), start / np.linalg.norm(start)
-    eff = {k: np.empty(steps) for k in ("plain", "decay", "exp", "unit")}
-    for t in range(steps):
-        lr_t = lr * a ** -(2 * t + 1)
-        eff["plain"][t], eff["decay"][t] = lr / (plain @ plain), lr / (decay @ decay)
-        eff["exp"][t], eff["unit"][t] = lr_t / (expo @ expo), lr / (unit @ unit)
-        plain = plain - lr * _atan2_grad(plain)
-        decay = q * decay - lr * _atan2_grad(decay)
-        expo = expo - lr_t * _atan2_grad(expo)
-        unit = unit - lr * _atan2_grad(unit)
-        unit = unit / np.linalg.norm(unit)
+    mult = a ** -(2 * np.arange(steps) + 1.0)
+    runs = {"plain": atan2_run(start, lr=lr, steps=steps), "decay": atan2_run(start, lr=lr, steps=steps, lam=lam),
+            "exp": atan2_run(start, lr=lr, steps=steps, multipliers=mult),
+            "unit": atan2_run(start / np.linalg.norm(start), lr=lr, steps=steps, project=True)}
+    rates = {"plain": lr, "decay": lr, "exp": lr * mult, "unit": lr}
+    eff = {k: rates[k] / np.square(w[:-1]).sum(axis=1) for k, w in runs.items()}
     roundoff = 16 * (np.arange(steps) + 1) * EPS64
     k0 = s0**2 / (2 * lr**2)
     plain_bound = lr / (s0 * np.sqrt(1 + np.arange(steps) / k0))
@@ -289,7 +219,7 @@ def counteract_exact(*, lr: float = 0.5, lam: float = 0.02, s0: float = 1.0, ste
     proof="proofs/lecture_equilibrium.py",
 )
 def check_counteract_lr_decay() -> Evidence:
-    with _one_thread():
+    with single_thread():
         return _check_counteract_lr_decay()
 
 
@@ -343,15 +273,11 @@ def constant_g_equilibrium(lr: float, lam: float, *, s0: float = 1.0, steps: int
     eq = equilibrium(lr=lr, lam=lam, grad_norm=1.0)
     if steps is None:
         steps = int(40 / (1 - eq.relaxation)) + 10  # relaxation^steps < e^-40 ~ 4e-18
-    w = np.array([math.sqrt(s0), 0.0])
-    s = np.empty(steps + 1)
+    s = np.square(atan2_run(np.array([math.sqrt(s0), 0.0]), lr=lr, steps=steps, lam=lam)).sum(axis=1)
     s[0] = s0
     q = 1 - lr * lam
     worst_ratio = 0.0
     for t in range(steps):
-        grad = np.array([-w[1], w[0]]) / (w @ w)
-        w = q * w - lr * grad
-        s[t + 1] = w @ w
         dev, dev_next = s[t] - eq.norm_sq, s[t + 1] - eq.norm_sq
         if abs(dev) > 1e-6 * eq.norm_sq:
             exact = q * q - lr**2 / (s[t] * eq.norm_sq)
@@ -439,7 +365,7 @@ def _draw_equilibrium(evidence: Evidence):
     proof="proofs/lecture_equilibrium.py",
 )
 def check_wd_equilibrium() -> Evidence:
-    with _one_thread():
+    with single_thread():
         return _check_wd_equilibrium()
 
 

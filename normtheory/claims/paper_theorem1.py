@@ -30,6 +30,7 @@ from normtheory import dynamics
 from normtheory.claims._replay import net_from_record, net_record
 from normtheory.claims._roundoff import EPS64
 from normtheory.models import ScaleInvariantNet
+from normtheory.toy_models import train
 from normtheory.registry import PAPER, Evidence, Verdict, claim, decide
 
 STEPS = 300
@@ -54,34 +55,11 @@ ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
 def run_sgd(net: ScaleInvariantNet, v0: torch.Tensor, *, lr: float, steps: int, weight_decay: float = 0.0,
             momentum: float = 0.0, factor: Callable[[int], float] | None = None,
             optimizer: str = "sgd", betas: tuple[float, float] = ADAM_BETAS, adam_eps: float = ADAM_EPS) -> dict:
-    """Train the raw weight with a torch optimizer ("sgd", "adam" or "adamw"); return normalized
-    weights and norms per step."""
-    with single_thread():
-        return _run(net, v0, lr=lr, steps=steps, weight_decay=weight_decay, momentum=momentum,
-                    factor=factor, optimizer=optimizer, betas=tuple(betas), adam_eps=adam_eps)
-
-
-def _run(net, v0, *, lr, steps, weight_decay, momentum, factor, optimizer, betas, adam_eps) -> dict:
-    v = v0.clone().requires_grad_(True)
-    if optimizer == "sgd":
-        opt = torch.optim.SGD([v], lr=lr, momentum=momentum, weight_decay=weight_decay)
-    elif optimizer == "adamw":
-        opt = torch.optim.AdamW([v], lr=lr, weight_decay=weight_decay, betas=betas, eps=adam_eps)
-    elif optimizer == "adam":
-        opt = torch.optim.Adam([v], lr=lr, weight_decay=weight_decay, betas=betas, eps=adam_eps)
-    else:
-        raise ValueError(f"optimizer must be 'sgd', 'adam' or 'adamw', got {optimizer!r}")
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor) if factor is not None else None
-    a, norms = [net.normalized(v.detach())], [torch.linalg.vector_norm(v.detach(), dim=1)]
-    for _ in range(steps):
-        opt.zero_grad()
-        net(v).backward()
-        opt.step()
-        if sched is not None:
-            sched.step()
-        a.append(net.normalized(v.detach()))
-        norms.append(torch.linalg.vector_norm(v.detach(), dim=1))
-    return {"a": torch.stack(a), "norm": torch.stack(norms)}
+    """normtheory.toy_models.train on the full batch ("sgd", "adam" or "adamw"; ``factor`` through
+    LambdaLR): the normalized weights ``a`` and per-unit norms per step."""
+    out = train(lambda v, t: net(v), v0, steps=steps, lr=lr, normalize=net.normalized, optimizer=optimizer,
+                weight_decay=weight_decay, momentum=momentum, betas=betas, adam_eps=adam_eps, lr_factor=factor)
+    return {"a": out["directions"], "norm": out["norms"]}
 
 
 def _amplification(net, v0, **kw) -> float:

@@ -1,0 +1,139 @@
+"""Toy scale-invariant models and the one training loop the exact checks share (float64).
+
+* :func:`train`: a torch optimizer (SGD with momentum and coupled weight decay, Adam, AdamW) on a raw
+  weight V whose loss ``loss(V, t)`` may depend on the step t (a minibatch), with an optional
+  per-step learning-rate factor (``torch.optim.lr_scheduler.LambdaLR``), a preset momentum buffer and
+  explicit renormalization of each row after every step. It records the normalized weights, the
+  per-row norms and the per-row effective learning rate lr_t/||v_j||^2 before each step.
+* :class:`MinibatchWN`: J(V) = cross-entropy(tanh(x_B WN(V)^T) U, y_B) on minibatches B of a fixed
+  data set: invariant to positive per-unit rescaling of V.
+* :func:`atan2_run`: SGD on J(w) = atan2(w_2, w_1) in the plane, the exact model with a constant
+  gradient norm: grad J(w) = (-w_2, w_1)/||w||^2 is orthogonal to w and ||grad J(w_hat)|| = 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from normtheory import reparam
+from normtheory._threads import single_thread
+
+__all__ = ["train", "MinibatchWN", "atan2_grad", "atan2_run", "OPTIMIZERS"]
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+def _optimizer(name: str, param: torch.Tensor, *, lr: float, weight_decay: float, momentum: float,
+               betas: tuple[float, float], adam_eps: float) -> torch.optim.Optimizer:
+    if name == "sgd":
+        return torch.optim.SGD([param], lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam([param], lr=lr, weight_decay=weight_decay, betas=betas, eps=adam_eps)
+    if name == "adamw":
+        return torch.optim.AdamW([param], lr=lr, weight_decay=weight_decay, betas=betas, eps=adam_eps)
+    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
+
+
+def train(loss: Callable[[torch.Tensor, int], torch.Tensor], v0: torch.Tensor, *, steps: int, lr: float,
+          normalize: Callable[[torch.Tensor], torch.Tensor] = lambda v: reparam.weight_norm(v, dim=0),
+          optimizer: str = "sgd", weight_decay: float = 0.0, momentum: float = 0.0,
+          betas: tuple[float, float] = (0.9, 0.999), adam_eps: float = 1e-8,
+          lr_factor: Callable[[int], float] | None = None, initial_buffer: torch.Tensor | None = None,
+          project: bool = False) -> dict[str, torch.Tensor]:
+    """Train the raw weight V from ``v0`` (not modified) for ``steps`` steps, single-threaded.
+
+    Step t (0-based) minimizes ``loss(V, t)`` with learning rate ``lr * lr_factor(t)`` (LambdaLR);
+    ``initial_buffer`` presets SGD's momentum buffer; ``project`` rescales each row to norm 1 after
+    every step (explicit normalization).
+
+    Returns:
+        ``directions``: normalize(V_t), t = 0..steps; ``norms``: per-row ||V_t||, t = 0..steps;
+        ``effective_lr``: per-row lr_t/||V_t||^2 before step t, t = 0..steps-1.
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    with single_thread():
+        p = v0.detach().clone().requires_grad_(True)
+        opt = _optimizer(optimizer, p, lr=lr, weight_decay=weight_decay, momentum=momentum,
+                         betas=tuple(betas), adam_eps=adam_eps)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor) if lr_factor is not None else None
+        if initial_buffer is not None:
+            opt.state[p]["momentum_buffer"] = initial_buffer.detach().clone()
+        directions, norms, eff = [normalize(p.detach())], [torch.linalg.vector_norm(p.detach(), dim=1)], []
+        for t in range(steps):
+            eff.append(opt.param_groups[0]["lr"] / p.detach().square().sum(dim=1))
+            opt.zero_grad()
+            loss(p, t).backward()
+            opt.step()
+            if sched is not None and t + 1 < steps:  # no factor(steps): nothing steps with it
+                sched.step()
+            if project:
+                with torch.no_grad():
+                    p.copy_(reparam.weight_norm(p, dim=0))
+            directions.append(normalize(p.detach()))
+            norms.append(torch.linalg.vector_norm(p.detach(), dim=1))
+        empty = torch.empty(0, v0.shape[0], dtype=v0.dtype)
+        return {"directions": torch.stack(directions), "norms": torch.stack(norms),
+                "effective_lr": torch.stack(eff) if eff else empty}
+
+
+@dataclass
+class MinibatchWN:
+    """J(V) = cross-entropy(tanh(x_B WN(V)^T) U, y_B) on minibatch B of a fixed data set (float64):
+    invariant to positive per-unit rescaling of V (and to a global one)."""
+
+    n: int = 256
+    d_in: int = 6
+    hidden: int = 5
+    classes: int = 3
+    batch: int = 16
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        g = torch.Generator().manual_seed(self.seed)
+        self.x = torch.randn(self.n, self.d_in, generator=g, dtype=torch.float64)
+        self.y = torch.randint(0, self.classes, (self.n,), generator=g)
+        self.head = torch.randn(self.hidden, self.classes, generator=g, dtype=torch.float64)
+
+    def init(self, scale: float = 1.0) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed + 1)
+        return scale * torch.randn(self.hidden, self.d_in, generator=g, dtype=torch.float64)
+
+    def batches(self, steps: int, seed: int) -> list[torch.Tensor]:
+        g = torch.Generator().manual_seed(seed)
+        return [torch.randperm(self.n, generator=g)[: self.batch] for _ in range(steps)]
+
+    def loss(self, v: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        z = reparam.weight_norm(v, dim=0)
+        return torch.nn.functional.cross_entropy(torch.tanh(self.x[idx] @ z.T) @ self.head, self.y[idx])
+
+    def grad(self, v: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        p = v.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(self.loss(p, idx), p)
+        return g
+
+
+def atan2_grad(w: np.ndarray) -> np.ndarray:
+    """Gradient of J(w) = atan2(w2, w1): (-w2, w1)/||w||^2 (orthogonal to w, degree -1)."""
+    return np.array([-w[1], w[0]]) / (w @ w)
+
+
+def atan2_run(w0: np.ndarray, *, lr: float, steps: int, lam: float = 0.0,
+              multipliers: np.ndarray | None = None, project: bool = False) -> np.ndarray:
+    """SGD on J = atan2(w2, w1): w <- (1 - lr_t lam) w - lr_t grad J(w), lr_t = lr * multipliers[t]
+    (coupled weight decay as in torch.optim.SGD), optionally renormalized to ||w|| = 1 after each
+    step. Returns the iterates w_0..w_steps, shape (steps + 1, 2)."""
+    out = np.empty((steps + 1, 2))
+    w = np.array(w0, dtype=float)
+    out[0] = w
+    for t in range(steps):
+        lr_t = lr if multipliers is None else lr * multipliers[t]
+        w = w - lr_t * (lam * w + atan2_grad(w))
+        if project:
+            w = w / np.linalg.norm(w)
+        out[t + 1] = w
+    return out
