@@ -84,8 +84,8 @@ refute("R^-T R^-1 block (0, 0) = Sigma (x) I", kron_terms(product.blocks[0, 0] -
 
 # (4) the Gauss-Newton block from batch statistics
 A = sp.IndexedBase("A", real=True)  # A[n, d]: N rows of activations
-bb = sp.Symbol("bb", integer=True, nonnegative=True)  # a second batch index, for means
-mean = lambda col: sp.Sum(A[bb, col], (bb, 0, N - 1)) / N  # noqa: E731
+bb = sp.Symbol("bb", integer=True, nonnegative=True)  # a second batch index, where n is free
+mean = lambda col, dummy=n: sp.Sum(A[dummy, col], (dummy, 0, N - 1)) / N  # noqa: E731  (one dummy name: sums compare)
 second = sp.Sum(A[n, d] * A[n, e], (n, 0, N - 1)) / N
 cov = sp.Sum((A[n, d] - mean(d)) * (A[n, e] - mean(e)), (n, 0, N - 1)) / N
 check("E[a_d a_e] = Sigma_de + m_d m_e (biased covariance)", expand_sums(second - (cov + mean(d) * mean(e))))
@@ -101,7 +101,7 @@ y = lambda row: sp.Sum(A[row, d] * w[d], (d, 0, D - 1))  # noqa: E731
 z = lambda row: y(row) - sp.Sum(y(bb), (bb, 0, N - 1)) / N  # noqa: E731
 dz = sp.diff(z(n), w[e]).subs(in_range).doit()
 check("dz_n/dw_e = a_ne - m_e, so dJ/dw_e = sum_n h'(z_n) (a_ne - m_e) = (S_bar^T A~)_e",
-      expand_sums(dz - (A[n, e] - mean(e))))
+      expand_sums(dz - (A[n, e] - mean(e, bb))))
 refute("dz_n/dw_e = a_ne (direct path only: W_bar = S_bar^T A)", expand_sums(dz - A[n, e]),
        witness={N: 2, n: 0, e: 0, A[0, 0]: 1, A[1, 0]: 3})
 
