@@ -21,6 +21,7 @@ from normtheory.claims._replay import net_from_record, net_record
 from normtheory.claims._roundoff import EPS64
 from normtheory._threads import single_thread
 from normtheory.models import ScaleInvariantNet
+from normtheory.toy_models import train
 from normtheory.registry import PAPER, Evidence, Verdict, claim, decide
 
 Regularizer = Callable[[torch.Tensor], torch.Tensor]
@@ -248,23 +249,15 @@ def _landscape(lam: float, eps: float) -> dict:
 
 
 def effective_lr_runs(*, steps: int = 150, lr: float = 0.2, lam: float = 0.05, eps: float = 0.6) -> dict:
-    """Mean effective lr (lr/||W_j||) of the WN model's units over full-batch SGD: no decay, L2 decay,
-    eps-shifted decay (added to the loss)."""
-    from normtheory.dynamics import effective_learning_rate
-
+    """Mean effective lr (lr/||W_j||, the paper's Eq. (15) rate) of the WN model's units over full-batch
+    SGD (toy_models.train): no decay, L2 decay, eps-shifted decay (added to the loss)."""
     net = ScaleInvariantNet("wn", seed=7)
     out = {}
     for name, reg in (("no decay", None), ("L2", lambda w: rg.l2_penalty(w, lam=lam)),
                       ("eps-shifted L2", lambda w: rg.eps_shifted_l2(w, lam=lam, eps=eps, form="wn"))):
-        v = net.init().requires_grad_(True)
-        opt = torch.optim.SGD([v], lr=lr)
-        curve = []
-        for _ in range(steps):
-            curve.append(float(effective_learning_rate(lr, v.detach()).mean()))
-            opt.zero_grad()
-            (net(v) + (reg(v) if reg else 0.0)).backward()
-            opt.step()
-        out[name] = curve
+        loss = (lambda v, t: net(v)) if reg is None else (lambda v, t, reg=reg: net(v) + reg(v))
+        run = train(loss, net.init(), steps=steps, lr=lr)
+        out[name] = (lr / run["norms"][:-1]).mean(dim=1).tolist()
     return out
 
 
@@ -406,29 +399,19 @@ def norm_floor_run(optimizer: str, *, lr: float, lam: float, eps: float, steps: 
                    momentum: float = 0.9, with_loss: bool = False, seed: int = 0,
                    net: ScaleInvariantNet | None = None, w0: torch.Tensor | None = None,
                    betas: tuple[float, float] = (0.9, 0.999), adam_eps: float = 1e-8) -> dict:
-    """min_t ||W_t|| / eps for WN units trained on the eps-shifted penalty (optionally plus the WN
-    model's loss), starting from ||W_0|| = 1 > eps; ``net``/``w0`` override floor_start's."""
+    """min_t ||W_t|| / eps for WN units trained (toy_models.train) on the eps-shifted penalty,
+    optionally plus the WN model's loss, from ||W_0|| = 1 > eps; ``net``/``w0`` override
+    floor_start's. ``optimizer``: "sgd", "momentum" (heavy ball, ``momentum``) or "adam"."""
+    if optimizer not in ("sgd", "momentum", "adam"):
+        raise ValueError(f"optimizer must be 'sgd', 'momentum' or 'adam', got {optimizer!r}")
     if w0 is None:
         net, w0 = floor_start(with_loss=with_loss, seed=seed)
-    with single_thread():
-        w = w0.clone().requires_grad_(True)
-        if optimizer == "sgd":
-            opt = torch.optim.SGD([w], lr=lr)
-        elif optimizer == "momentum":
-            opt = torch.optim.SGD([w], lr=lr, momentum=momentum)
-        elif optimizer == "adam":
-            opt = torch.optim.Adam([w], lr=lr, betas=tuple(betas), eps=adam_eps)
-        else:
-            raise ValueError(f"optimizer must be 'sgd', 'momentum' or 'adam', got {optimizer!r}")
-        lowest = float("inf")
-        for _ in range(steps):
-            opt.zero_grad()
-            if net is not None:
-                (rg.eps_shifted_l2(w, lam=lam, eps=eps, form="wn") + net(w)).backward()
-            else:  # the closed form (Eq. 27, checked in PAPER-eps-shift-gradients): no autograd graph
-                w.grad = rg.eps_shifted_l2_grad(w.detach(), lam=lam, eps=eps, form="wn")
-            opt.step()
-            lowest = min(lowest, float(torch.linalg.vector_norm(w.detach(), dim=1).min()))
+    penalty = lambda v: rg.eps_shifted_l2(v, lam=lam, eps=eps, form="wn")  # noqa: E731
+    loss = (lambda v, t: penalty(v)) if net is None else (lambda v, t: penalty(v) + net(v))
+    run = train(loss, w0, steps=steps, lr=lr, normalize=lambda v: v,
+                optimizer="adam" if optimizer == "adam" else "sgd",
+                momentum=momentum if optimizer == "momentum" else 0.0, betas=betas, adam_eps=adam_eps)
+    lowest = float(run["norms"][1:].min())
     return {"optimizer": optimizer, "lr": lr, "lam": lam, "eps": eps, "momentum": momentum if optimizer == "momentum" else None,
             "with_loss": net is not None, "steps": steps, "min_norm_over_eps": lowest / eps}
 
