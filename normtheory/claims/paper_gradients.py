@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from normtheory import reparam
+from normtheory import jacobians, reparam
 from normtheory.claims._roundoff import EPS64
 from normtheory.registry import PAPER, Evidence, Verdict, claim, decide
 
@@ -36,18 +36,10 @@ def paper_wn_grad(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return g * (1 / k - w * w / k**3)
 
 
-def exact_wn_grad(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """(I - A A^T) g / ||w||."""
-    k = torch.linalg.vector_norm(w, dim=1, keepdim=True)
-    a = w / k
-    return (g - a * (a * g).sum(dim=1, keepdim=True)) / k
-
-
-def _ws_stats(w: torch.Tensor):
-    n = w.shape[1]
-    c = w - w.mean(dim=1, keepdim=True)
-    v = torch.linalg.vector_norm(c, dim=1, keepdim=True) / n**0.5
-    return n, c, v
+# The exact products live in normtheory.jacobians (one implementation); the names below are what the
+# checks and tests of this module compare against the printed formulas.
+exact_wn_grad = jacobians.wn_vjp
+_ws_stats = jacobians.ws_stats
 
 
 def paper_ws_grad(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -56,11 +48,7 @@ def paper_ws_grad(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return g * (1 - 1 / n - c**2 / (c**2).sum(dim=1, keepdim=True)) / v
 
 
-def exact_ws_grad(w: torch.Tensor, g: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
-    """(g - mean(g) - c (c.g)/(n v (v+eps))) / (v+eps); eps = 0 is plain WS."""
-    n, c, v = _ws_stats(w)
-    gc = g - g.mean(dim=1, keepdim=True)
-    return (gc - c * (c * g).sum(dim=1, keepdim=True) / (n * v * (v + eps))) / (v + eps)
+exact_ws_grad = jacobians.ws_vjp
 
 
 def paper_ws_eps_jacobian_diag(w: torch.Tensor, eps: float) -> torch.Tensor:
