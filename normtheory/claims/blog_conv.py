@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-import numpy as np
 import torch
 from torch import nn
 

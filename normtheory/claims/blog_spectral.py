@@ -254,7 +254,8 @@ def correction_spectrum(correct: Callable = sp.rank_one_correction, *, cases: in
         scale = max(s[0], t)
         worst["spectrum"] = max(worst["spectrum"],
                                 float(np.max(np.abs(np.asarray(r["new_singular_values"]) - want))) / scale)
-        worst["spectral_norm_vs_max"] = max(worst["spectral_norm_vs_max"], abs(r["new_norm"] - max(t, r["sigma_2"])) / scale)
+        worst["spectral_norm_vs_max"] = max(worst["spectral_norm_vs_max"],
+                                            abs(r["new_norm"] - max(t, r["sigma_2"])) / scale)
         worst["frobenius"] = max(worst["frobenius"],
                                  abs(r["new_frobenius_sq"] - (np.sum(s ** 2) - s[0] ** 2 + t * t)) / scale ** 2)
         if r["sigma_2"] > t:
@@ -458,8 +459,9 @@ def init_norms(init: Callable = scaled_orthogonal_, shapes=RESNET34_AND_MLP_SHAP
     ref="Norm Scaling (initialisation)",
     statement="Orthogonal init times sqrt(d_k/d_{k-1}) gives spectral norm sqrt(d_k/d_{k-1}) and Frobenius "
               "norm sqrt(min(d_k, d_{k-1}) d_k/d_{k-1}).",
-    checked="For ResNet-34 conv shapes up to 512 x 256 x 3 x 3 (reshaped out x in*kh*kw) and the blog's MLP shapes, the "
-            "initialised matrix (MLP widths scaled to 300) has both norms equal to the formulas to 64 max(d) eps relative.",
+    checked="For ResNet-34 conv shapes up to 512 x 256 x 3 x 3 (reshaped out x in*kh*kw) and the blog's MLP "
+            "shapes, the initialised matrix (MLP widths scaled to 300) has both norms equal to the formulas "
+            "to 64 max(d) eps relative.",
     expect=Verdict.CONFIRMED,
 )
 def check_init_norms() -> Evidence:
