@@ -36,6 +36,7 @@ def test_BLOG_frobenius_sum_detects_a_nuclear_normaliser():
 
 def test_BLOG_frobenius_sum_replay_reproduces_and_detects_tampering():
     record = _json(bf.check_frobenius_sum())
+    assert {"model", "rows", "cols", "data_seed", "dtype", "recipe"} <= record["counterexample"].keys()
     result = record["counterexample"]["result"]
     assert bf.replay_frobenius_sum(record) == result
     tampered = copy.deepcopy(record)
@@ -108,6 +109,7 @@ def test_BLOG_frobenius_rank_deep_fails_when_one_factor_is_not_penalised():
 
 def test_BLOG_frobenius_rank_deep_replay_reproduces_and_detects_tampering():
     record = _json(bf.check_frobenius_rank_deep())
+    assert {"model", "dtype", "target", "init", "optimizer", "lams", "loss"} <= record["counterexample"].keys()
     result = record["counterexample"]["result"]
     assert bf.replay_frobenius_rank_deep(record) == result
     tampered = copy.deepcopy(record)

@@ -24,6 +24,11 @@ def _json(evidence) -> dict:
     return json.loads(json.dumps(evidence.to_json()))
 
 
+def _names_its_recipe(ce: dict) -> None:
+    """A counterexample says what it is built from: model, sizes, seed, dtype and recipe."""
+    assert {"model", "rows", "cols", "bases_seed", "dtype", "recipe", "result"} <= ce.keys()
+
+
 def _same_numbers(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(math.isclose(float(a[k]), float(b[k]), rel_tol=1e-12, abs_tol=1e-300)
                                         for k in a)
@@ -61,6 +66,7 @@ def test_BLOG_power_gram_as_stated_branch_passes_for_the_square_root():
 
 def test_BLOG_power_gram_replay_reproduces_and_detects_tampering():
     record = _json(bs.check_power_gram())
+    _names_its_recipe(record["counterexample"])
     assert _same_numbers(bs.replay_power_gram(record), record["counterexample"]["result"])
     tampered = copy.deepcopy(record)
     tampered["counterexample"]["singular_values"][0] *= 1.5
@@ -125,6 +131,7 @@ def test_BLOG_rank1_decreases_is_corrected_and_fails_for_a_sign_error():
 def test_BLOG_rank1_decreases_replay_reproduces_and_detects_tampering():
     record = _json(bs.check_rank1_decreases())
     ce = record["counterexample"]
+    _names_its_recipe(ce)
     assert ce["target"] > ce["result"]["sigma_1"]  # the counterexample is an increase
     assert _same_numbers(bs.replay_rank1_decreases(record), ce["result"])
     tampered = copy.deepcopy(record)

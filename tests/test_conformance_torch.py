@@ -33,6 +33,7 @@ def test_CONF_torch_weight_norm_invariance_fails_for_broken_variant():
 
 def test_CONF_torch_weight_norm_invariance_replay_reproduces_and_detects_tampering():
     record = json.loads(json.dumps(ct.check_torch_weight_norm_invariance().to_json()))
+    assert {"model", "shape", "v_scale", "alpha", "data_seed", "dtype", "recipe"} <= record["counterexample"].keys()
     result = record["counterexample"]["result"]
     assert result["nonfinite_output"]  # the as-stated failure: W is 0, Inf or NaN out of range
     assert ct.replay_weight_norm_invariance(record) == result
