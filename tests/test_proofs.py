@@ -163,7 +163,7 @@ def test_mechanism_catches_a_witness_that_does_not_refute(tmp_path):
 
 
 def _without_refutes(source: str) -> str:
-    """The script with every statement that calls refute() removed (a loop left empty gets `pass`)."""
+    """The script with every statement that calls refute() or refute_nonnegative() removed."""
 
     class Cut(ast.NodeTransformer):
         def generic_visit(self, node):
@@ -172,7 +172,7 @@ def _without_refutes(source: str) -> str:
                 block = getattr(node, field, None)
                 if isinstance(block, list) and block and all(isinstance(s, ast.stmt) for s in block):
                     kept = [s for s in block if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
-                                                     and getattr(s.value.func, "id", None) == "refute")]
+                                                     and str(getattr(s.value.func, "id", "")).startswith("refute"))]
                     setattr(node, field, kept or ([ast.Pass()] if field == "body" else []))
             return node
 
@@ -183,7 +183,7 @@ def test_mechanism_catches_a_real_script_without_its_wrong_identity_checks(tmp_p
     script = PROOFS_DIR / "paper_eps_shift.py"  # one of the fastest; every script calls refute (tested above)
     cut = _without_refutes(script.read_text())
     assert not [n for n in ast.walk(ast.parse(cut))
-                if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "refute"]
+                if isinstance(n, ast.Call) and str(getattr(n.func, "id", "")).startswith("refute")]
     path = tmp_path / script.name
     path.write_text(cut)
     done = run_script(path)
