@@ -7,7 +7,8 @@ implemented); lecture 002_cd849d122e313ad8.txt, slide "Batch Normalization" (BN 
 a whole is invariant).
 
 Claims: PAPER-wn-scale-invariance, PAPER-ws-affine-invariance, PAPER-ws-eps-invariance,
-L5-bn-unit-rescaling, L5-bn-eps, CONF-torch-batch-norm-invariance, CONF-torch-batch-norm-eps
+L5-bn-unit-rescaling, L5-bn-eps, L5-bn-input-shift-rescale, CONF-torch-batch-norm-invariance,
+CONF-torch-batch-norm-eps
 
 Sizes are symbolic: a weight has n entries w_j, a batch N values z_b (sums over symbolic ranges).
 Derived, with alpha > 0, beta real, gamma > 0:
@@ -22,6 +23,9 @@ Derived, with alpha > 0, beta real, gamma > 0:
       normalized separately, so BN(A W^T Gamma) = BN(A W^T) for every positive diagonal Gamma. With eps
       added to the variance, BN_eps(gamma z) = BN_eps(z) * gamma sqrt(var + eps)/sqrt(gamma^2 var + eps).
       Wrong variant rejected: BN_eps exactly invariant.
+      Shifting or rescaling the layer's INPUT (slide "A Wrinkle"): the unit's pre-activation
+      sum_d (c a_bd + delta_d) w_d = c y_b + sum_d delta_d w_d is a positive multiple plus a constant over
+      the batch, so BN(phi-input) is unchanged for every w (c > 0); the result is the same function of w.
   (4) a layer z_b = sum_i x_{b,i} WS_eps(V)_i followed by BN (eps = 0): z(V) = r z(w) by linearity, so
       BN(z(V)) = BN(z(w)): with BN after it, the WS_eps layer is exactly invariant to alpha and beta.
 """
@@ -95,6 +99,16 @@ check("BN_eps(gamma z) = BN_eps(z) gamma sqrt(v + eps)/sqrt(gamma^2 v + eps)",
       bn_eps_ratio - gamma * sp.sqrt(vz + eps) / sp.sqrt(gamma**2 * vz + eps))
 check("BN_eps factor at eps = 0 is 1", bn_eps_ratio.subs(eps, 0) - 1)
 refute("BN_eps exactly scale invariant", bn_eps_ratio - 1, witness={gamma: 2, vz: 1, eps: 1})
+
+# the layer's input shifted and rescaled: a_bd -> c a_bd + delta_d, one unit with weights w_d
+cs = sp.Symbol("c", positive=True)
+A = sp.IndexedBase("A", real=True)
+dlt = sp.IndexedBase("delta", real=True)
+pre = lambda row: sp.Sum((cs * A[row, j] + dlt[j]) * w[j], (j, 1, n))  # noqa: E731
+same("input c a + delta: pre-activation = c y_b + sum_d delta_d w_d (same constant for every b)",
+     pre(b), cs * sp.Sum(A[b, j] * w[j], (j, 1, n)) + sp.Sum(dlt[j] * w[j], (j, 1, n)))
+shift = sp.Symbol("shift", real=True)  # sum_d delta_d w_d, the same for the whole batch
+check("BN(c y + shift)_b = c d_b/sqrt(c^2 v) = BN(y)_b", (cs * d_b + shift - shift) / sp.sqrt(cs**2 * vz) - bn)
 
 # (4) a WS_eps layer followed by BN
 B = sp.IndexedBase("B", real=True)  # WS_eps(w), the standardized weight
