@@ -89,6 +89,8 @@ class PowerSweep:
         for j, g in enumerate(groups):
             check_tensor(g.mats, f"groups[{j}].mats", ndim=3)
         self.groups = groups
+        if targets is not None:
+            self._check_targets(targets)
         self.targets = targets  # if given, every call ends with rank_one_correct_(targets)
         self.v = [randn_on((g.mats.shape[0], g.mats.shape[2]), dtype=g.mats.dtype, device=g.mats.device,
                            generator=generator) for g in groups]
@@ -108,7 +110,7 @@ class PowerSweep:
             self.u[j].copy_(u)
             self.sigma[j].copy_(s)
         if self.targets is not None:
-            self.rank_one_correct_(self.targets)
+            self.rank_one_correct_(self.targets, check=False)
 
     @torch.no_grad()
     def step(self):
@@ -126,11 +128,22 @@ class PowerSweep:
                 self._steps()
         self._graph.replay()
 
+    def _check_targets(self, targets):
+        if len(targets) != len(self.groups):
+            raise ValueError(f"targets has {len(targets)} entries for {len(self.groups)} groups")
+        for j, (t, g) in enumerate(zip(targets, self.groups)):
+            check_tensor(t, f"targets[{j}]", ndim=1)
+            if t.shape[0] != g.mats.shape[0] or bool((t <= 0).any()):
+                raise ValueError(f"targets[{j}] must hold {g.mats.shape[0]} values > 0")
+
     @torch.no_grad()
-    def rank_one_correct_(self, targets: list[torch.Tensor]):
+    def rank_one_correct_(self, targets: list[torch.Tensor], *, check: bool = True):
         """In place on the group stacks: ``W <- W + (t - sigma) u v^T`` (the blog's spectral
         Norm Scaling step, :func:`normtheory.spectral.rank_one_update_`) with the current pair;
-        ``targets[j]`` is group ``j``'s ``(b,)``."""
+        ``targets[j]`` is group ``j``'s ``(b,)``, finite and > 0 (checked unless ``check=False``,
+        which skips the host synchronisation; the constructor's targets are checked once)."""
+        if check:
+            self._check_targets(targets)
         for j, g in enumerate(self.groups):
             rank_one_update_(g.mats, targets[j] - self.sigma[j], self.u[j], self.v[j])
 

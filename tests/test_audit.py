@@ -342,3 +342,11 @@ def test_cli_bad_input_exits_nonzero(argv, message, capsys):
             pass
     assert main(["audit", *argv, "--no-progress"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_fft_cost_is_refused_up_front(monkeypatch):
+    # the estimate is checked before anything is allocated, and the message says it and the limit
+    monkeypatch.setattr(_operator, "MAX_FFT_BYTES", 1 << 20)
+    layer = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+    with pytest.raises(audit.AuditError, match=r"layer 0: .*GiB \(limit"):
+        audit.audit_model(nn.Sequential(layer), (4, 64, 64))

@@ -78,8 +78,10 @@ def test_power_sweep_step_correction_and_sigmas_make_no_host_sync(monkeypatch):
     targets = [torch.ones(len(g.idx), dtype=torch.float64) for g in groups]
     with no_host_sync(monkeypatch):
         sweep.step()
-        sweep.rank_one_correct_(targets)
+        sweep.rank_one_correct_(targets, check=False)
         out = sweep.sigmas()
     assert out.shape == (4,)
+    with pytest.raises(ValueError):  # NaN targets are refused, not written into the weights
+        sweep.rank_one_correct_([torch.full((len(g.idx),), float("nan"), dtype=torch.float64) for g in groups])
     with pytest.raises(ValueError):
         sweep.sigmas(7)  # more layers than the sweep holds: refused, not uninitialised memory

@@ -366,7 +366,10 @@ def _audit_layers(supported: dict, shapes: dict, rtol: float, progress: bool) ->
         else:
             g = (_transposed_geometry(mod, out_shape) if isinstance(mod, _TRANSPOSED_CONV_TYPES)
                  else _geometry(mod, in_shape))
-            op, exact = conv_operator_norm(w, g, rtol=rtol, matrix=sig)
+            try:
+                op, exact = conv_operator_norm(w, g, rtol=rtol, matrix=sig)
+            except ValueError as err:  # a cost refused up front
+                raise AuditError(f"layer {name}: {err}") from err
             geo = {"stride": list(g.stride), "padding": list(g.padding), "dilation": list(g.dilation),
                    "groups": g.groups, "padding_mode": g.padding_mode,
                    "kernel_extent": list(kernel_extent(w, g))}

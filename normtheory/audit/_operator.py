@@ -75,8 +75,21 @@ def kernel_extent(weight: torch.Tensor, geo: ConvGeometry) -> tuple[int, ...]:
     return tuple(d * (k - 1) + 1 for d, k in zip(geo.dilation, weight.shape[2:]))
 
 
+MAX_FFT_BYTES = 4 << 30  # the circulant blocks of one layer: refuse above 4 GiB (say so up front)
+
+
+def fft_bytes(weight: torch.Tensor, size: tuple[int, ...]) -> int:
+    """Memory the circulant blocks need: the kernel on the grid (float64) and its complex128 DFT."""
+    return math.prod(size) * weight.shape[0] * weight.shape[1] * (8 + 16 + 16)
+
+
 def _circulant_blocks(weight: torch.Tensor, size: tuple[int, ...], geo: ConvGeometry):
-    """The kernel's DFT blocks on ``size`` (shape (groups, *size, out/g, in/g)) and their sigma_1."""
+    """The kernel's DFT blocks on ``size`` (shape (groups, *size, out/g, in/g)) and their sigma_1.
+    Raises ``ValueError`` with the estimate when they would need more than ``MAX_FFT_BYTES``."""
+    need = fft_bytes(weight, size)
+    if need > MAX_FFT_BYTES:
+        raise ValueError(f"the FFT bound on grid {tuple(size)} with a {tuple(weight.shape)} kernel needs about "
+                         f"{need / 2**30:.1f} GiB (limit {MAX_FFT_BYTES / 2**30:.0f} GiB); use a smaller input size")
     out_ch, in_g = weight.shape[:2]
     g = geo.groups
     kern = torch.zeros((out_ch, in_g) + tuple(size), dtype=torch.float64)
@@ -202,7 +215,7 @@ def power_lower(weight: torch.Tensor, geo: ConvGeometry, *, iters: int = 30, see
 
 
 def conv_operator_norm(weight: torch.Tensor, geo: ConvGeometry, *, rtol: float = 1e-6,
-                       matrix: SigmaBracket | None = None, max_iters: int = 200,
+                       matrix: SigmaBracket | None = None, max_iters: int = 100,
                        generator: torch.Generator | None = None, details: bool = False):
     """Bracket on ||A||_2 of the conv map; returns (bracket, exact) with ``exact`` for the FFT
     and 1x1 cases, and with ``details=True`` also a dict (kind, value, iterations, bounds)."""

@@ -43,7 +43,7 @@ def _pair(x, name):
 
 def conv2d_operator_norm(weight: torch.Tensor, input_size, *, stride=1, padding=0, dilation=1,
                          groups: int = 1, padding_mode: str = "zeros", rtol: float = 1e-6,
-                         max_iters: int = 2000, generator: torch.Generator | None = None) -> ConvNormResult:
+                         max_iters: int = 100, generator: torch.Generator | None = None) -> ConvNormResult:
     r"""Operator 2-norm of ``x -> conv2d(x, weight, stride, padding, dilation, groups)`` (torch's
     ``padding_mode`` applied first) on inputs of spatial size ``input_size``: the layer's Lipschitz
     constant. See :mod:`normtheory.audit._operator` for the method and its bounds. ``max_iters``

@@ -227,6 +227,8 @@ def rank_one_update_(mats, coeff: torch.Tensor, u: torch.Tensor, v: torch.Tensor
 
 
 def _check_target(target, batch: int | None) -> torch.Tensor:
+    if isinstance(target, bool) or (isinstance(target, torch.Tensor) and target.dtype == torch.bool):
+        raise TypeError(f"target must be a number or a float tensor, got {target!r}")
     t = torch.as_tensor(target, dtype=torch.float64)
     if t.ndim > 1 or (t.ndim == 1 and batch is None) or (t.ndim == 1 and t.shape[0] != batch):
         raise ValueError(f"target has shape {tuple(t.shape)}; expected a scalar or ({batch},)")
