@@ -260,7 +260,8 @@ class ExponentialSchedule:
             ``scales[t]`` times the weight-decay run's weights.
         initial_buffer_factor: the decay-free run's momentum buffer must start at
             ``initial_buffer_factor * w_0`` (torch convention: the first step forms
-            :math:`\mu b_0 + g`); it is :math:`(1 - 1/\alpha)/\eta`, and 0 without momentum.
+            :math:`\mu b_0 + g`); it is :math:`(1 - 1/\alpha)/\eta` (without momentum the
+            buffer is multiplied by :math:`\mu = 0`, so its start does not matter).
     """
 
     alpha: float
@@ -305,10 +306,9 @@ def exponential_lr_schedule(steps: int, *, lr: float, lam: float, momentum: floa
     alpha = (beta + math.sqrt(disc)) / 2
     t = np.arange(steps + 1, dtype=np.float64)
     log_alpha = math.log(alpha)
-    if -(2 * steps + 1) * log_alpha > 709:
-        raise OverflowError(f"alpha^-(2t+1) leaves the float64 range before step {steps}")
-    return ExponentialSchedule(alpha=alpha, multipliers=np.exp(-(2 * t[:-1] + 1) * log_alpha),
-                               scales=np.exp(-t * log_alpha), initial_buffer_factor=(1 - 1 / alpha) / lr)
+    return ExponentialSchedule(alpha=alpha, multipliers=_exp_in_range(-(2 * t[:-1] + 1) * log_alpha, "alpha^-(2t+1)"),
+                               scales=_exp_in_range(-t * log_alpha, "alpha^-t"),
+                               initial_buffer_factor=(1 - 1 / alpha) / lr)
 
 
 @dataclass(frozen=True)

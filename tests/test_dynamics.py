@@ -93,3 +93,68 @@ def test_lr_lambda_works_with_lambdalr():
 def test_bad_input_raises(call, err, match):
     with pytest.raises(err, match=match):
         call()
+
+
+def test_exponential_schedule_values_without_momentum():
+    s = dy.exponential_lr_schedule(4, lr=0.1, lam=0.5)
+    alpha = 1 - 0.1 * 0.5
+    assert s.alpha == pytest.approx(alpha, rel=4 * EPS64)
+    t = np.arange(5)
+    assert np.allclose(s.multipliers, alpha ** -(2 * t[:-1] + 1.0), rtol=32 * EPS64, atol=0)
+    assert np.allclose(s.scales, alpha ** -t.astype(float), rtol=32 * EPS64, atol=0)
+    assert s.multipliers.shape == (4,) and s.scales.shape == (5,)
+    assert s.initial_buffer_factor == pytest.approx((1 - 1 / alpha) / 0.1, rel=16 * EPS64)
+    # Theorem 1's schedule is the same sequence without momentum
+    assert np.allclose(s.multipliers, dy.theorem1_multipliers(4, lr=0.1, lam=0.5), rtol=32 * EPS64, atol=0)
+
+
+def test_exponential_schedule_alpha_is_the_larger_root_with_momentum():
+    lr, lam, mu = 0.1, 0.05, 0.81
+    s = dy.exponential_lr_schedule(3, lr=lr, lam=lam, momentum=mu)
+    beta = 1 + mu - lr * lam
+    assert s.alpha + mu / s.alpha == pytest.approx(beta, rel=8 * EPS64)
+    other = mu / s.alpha  # the product of the roots is mu
+    assert s.alpha > other
+    assert s.initial_buffer_factor == pytest.approx((1 - 1 / s.alpha) / lr, rel=16 * EPS64)
+
+
+@pytest.mark.parametrize("kwargs, err, match", [
+    ({"lr": 1.0, "lam": 0.5, "momentum": 0.81}, ValueError, "no real alpha"),
+    ({"lr": 0.1, "lam": 0.1, "momentum": 1.0}, ValueError, "momentum must be < 1"),
+    ({"lr": 0.5, "lam": 1.0, "momentum": 0.0, "steps": 600}, OverflowError, "float64 range"),
+    ({"lr": 0.1, "lam": 0.1, "steps": 0}, ValueError, "steps"),
+])
+def test_exponential_schedule_bad_input(kwargs, err, match):
+    kwargs = {"steps": 5, **kwargs}
+    with pytest.raises(err, match=match):
+        dy.exponential_lr_schedule(kwargs.pop("steps"), **kwargs)
+
+
+def test_exponential_schedule_at_the_edge_of_the_range():
+    # alpha = 1/2: alpha^-(2t+1) = 2^1023 at t = 511 is representable (the old check refused it)
+    last = dy.exponential_lr_schedule(512, lr=0.5, lam=1.0).multipliers[-1]
+    assert last == pytest.approx(2.0**1023, rel=1024 * EPS64)  # exp of a logarithm: ~|log| eps
+    with pytest.raises(OverflowError, match="alpha\\^-\\(2t\\+1\\) at step 512"):
+        dy.exponential_lr_schedule(513, lr=0.5, lam=1.0)
+
+
+def test_weight_decay_equilibrium_values_and_fixed_point():
+    lr, lam, g = 0.1, 0.5, 2.0
+    eq = dy.weight_decay_equilibrium(lr=lr, lam=lam, grad_norm=g)
+    root = math.sqrt(lr * lam * (2 - lr * lam))
+    assert eq.angular_update == pytest.approx(root, rel=4 * EPS64)
+    assert eq.norm_sq == pytest.approx(lr * g / root, rel=8 * EPS64)
+    assert eq.effective_lr == pytest.approx(lr / eq.norm_sq, rel=8 * EPS64)
+    assert eq.relaxation == pytest.approx(2 * (1 - lr * lam) ** 2 - 1, rel=8 * EPS64)
+    s = eq.norm_sq  # the fixed point of s -> (1 - lr lam)^2 s + lr^2 g^2 / s
+    assert (1 - lr * lam) ** 2 * s + (lr * g) ** 2 / s == pytest.approx(s, rel=16 * EPS64)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"lr": 0.1, "lam": 0.0, "grad_norm": 1.0}, "lam must be > 0"),
+    ({"lr": 0.1, "lam": 0.1, "grad_norm": 0.0}, "grad_norm must be > 0"),
+    ({"lr": 2.0, "lam": 0.5, "grad_norm": 1.0}, "lr \\* lam must be < 1"),
+])
+def test_weight_decay_equilibrium_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        dy.weight_decay_equilibrium(**kwargs)
