@@ -93,6 +93,7 @@ refute("sign error: W - (t - s1) u v^T has W^T W = t^2 v v^T + R^T R",
 a, b = sp.symbols("a b", nonnegative=True)
 check_nonnegative("case t >= s2: s1 - ||W'|| = s1 - t >= 0 when t = s1 - a", s1 - (s1 - a), a)
 check_nonnegative("case t < s2: s1 - ||W'|| = s1 - s2 >= 0 (s2 = s1 - b, SVD order)", s1 - (s1 - b), b)
+check_nonnegative("only if: t = s1 + a gives ||W'|| - s1 >= t - s1 = a (so ||W'|| <= s1 forces a = 0)", (s1 + a) - s1, a)
 s2_ = sp.Symbol("s2", positive=True)
 refute_nonnegative("||W'|| <= s1 for every target", s1 - sp.Max(t, s2_), witness={s1: 1, t: 2, s2_: sp.Rational(1, 2)})
 refute("||W'|| = t (the target) whatever s2", sp.Max(t, s2_) - t, witness={t: 1, s2_: 2})
