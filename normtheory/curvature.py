@@ -17,6 +17,7 @@ reparameterization, :math:`[R R^\top]^{-1}`, K-FAC's invariance).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -303,7 +304,8 @@ def gd_contraction(hessian: torch.Tensor, *, lr: float | None = None) -> Contrac
         raise ValueError(f"hessian must be positive definite (smallest eigenvalue {float(lam[0]):.3g})")
     lr = 1.0 / float(lam[-1]) if lr is None else check_positive(lr, "lr")
     rate = float((1 - lr * lam).abs().max())
-    decade = float("inf") if rate >= 1 else float(torch.log(torch.tensor(10.0)) / -torch.log(torch.tensor(rate)))
+    # in float64 (torch.tensor(10.0) would be float32 and lose 9 digits)
+    decade = math.inf if rate >= 1 else math.log(10.0) / -math.log(rate)
     return Contraction(rate=rate, condition=float(lam[-1] / lam[0]), steps_per_decade=decade, eigenvalues=lam)
 
 

@@ -104,7 +104,8 @@ def theorem1_scales(steps: int, *, lr: float, lam: float, p0: float = 1.0) -> np
     q = _check_decay(lr, lam)
     p0 = check_positive(p0, "p0")
     t = np.arange(steps + 1, dtype=np.float64)
-    return _exp_in_range(math.log(p0) + t * math.log(q), "c_t")
+    _exp_in_range(math.log(p0) + t * math.log(q), "c_t")  # raises when some c_t leaves the range
+    return p0 * q**t  # the direct product: exact where it can be (powers of two), else 1-2 roundings
 
 
 def theorem1_multipliers(steps: int, *, lr: float, lam: float, p0: float = 1.0) -> np.ndarray:
@@ -117,7 +118,10 @@ def theorem1_multipliers(steps: int, *, lr: float, lam: float, p0: float = 1.0) 
     q = _check_decay(lr, lam)
     p0 = check_positive(p0, "p0")
     t = np.arange(steps, dtype=np.float64)
-    return _exp_in_range(-(2 * t + 1) * math.log(q) - 2 * math.log(p0), "Theorem 1 multiplier d_t")
+    via_log = _exp_in_range(-(2 * t + 1) * math.log(q) - 2 * math.log(p0), "Theorem 1 multiplier d_t")
+    with np.errstate(over="ignore", under="ignore"):
+        direct = q ** -(2 * t + 1) / p0 / p0  # more accurate, but its intermediate may leave the range
+    return np.where(np.isfinite(direct) & (direct > 0), direct, via_log)
 
 
 def theorem1_lr_lambda(*, lr: float, lam: float, p0: float = 1.0) -> Callable[[int], float]:

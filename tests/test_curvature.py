@@ -99,3 +99,94 @@ def test_kfac_step_does_not_modify_inputs():
 def test_bad_input_raises(call, err, match):
     with pytest.raises(err, match=match):
         call()
+
+
+def _stats(seed=3, n=30, d=3):
+    g = np.random.default_rng(seed)
+    x = torch.from_numpy(g.standard_normal((n, d)) * np.array([1.0, 2.0, 0.5])[:d] + np.arange(1, d + 1))
+    return x, *cv.input_statistics(x)
+
+
+def test_homogeneous_second_moment_block_form():
+    x, m, sigma = _stats()
+    a_bar = cv.homogeneous_second_moment(x)
+    assert a_bar.shape == (4, 4)
+    assert torch.allclose(a_bar[:3, :3], sigma + torch.outer(m, m), rtol=0, atol=1e-12)
+    assert torch.allclose(a_bar[:3, 3], m, rtol=0, atol=1e-13) and torch.allclose(a_bar[3, :3], m, rtol=0, atol=1e-13)
+    assert float(a_bar[3, 3]) == 1.0
+    bar = torch.cat([x, torch.ones(30, 1, dtype=x.dtype)], dim=1)
+    assert torch.allclose(a_bar, sum(torch.outer(r, r) for r in bar) / 30, rtol=0, atol=1e-12)
+
+
+def test_input_statistics_are_the_biased_moments():
+    x, m, sigma = _stats()
+    assert torch.allclose(m, x.mean(0), rtol=0, atol=1e-14)
+    assert torch.allclose(sigma, torch.from_numpy(np.cov(x.numpy().T, bias=True)), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("out_dim", [1, 2])
+def test_quasi_diagonal_block_is_the_gauss_newton_and_the_inverse_preconditioner(out_dim):
+    x, m, sigma = _stats()
+    block = cv.quasi_diagonal_block(m, sigma, out_dim)
+    eye = torch.eye(out_dim, dtype=x.dtype)
+    assert torch.allclose(block, torch.kron(cv.homogeneous_second_moment(x), eye), rtol=0, atol=1e-12)
+    r_inv = cv.reparam_inverse_jacobian(m, sigma, out_dim)  # [R R^T]^{-1} = R^{-T} R^{-1}
+    assert torch.allclose(block, r_inv.mT @ r_inv, rtol=0, atol=1e-11)
+
+
+def test_reparam_inverse_jacobian_maps_old_to_new_parameters():
+    x, m, sigma = _stats()
+    g = np.random.default_rng(5)
+    w, b = torch.from_numpy(g.standard_normal((2, 3))), torch.from_numpy(g.standard_normal(2))
+    wt, bt = cv.affine_reparameterize(w, b, m, sigma)
+    r_inv = cv.reparam_inverse_jacobian(m, sigma, 2)
+    theta = torch.cat([cv.vec(w), b])
+    assert torch.allclose(r_inv @ theta, torch.cat([cv.vec(wt), bt]), rtol=0, atol=1e-12)
+
+
+def test_ics_outlier_prediction_values():
+    m = torch.tensor([3.0, 4.0], dtype=torch.float64)
+    sigma = torch.diag(torch.tensor([2.0, 0.5], dtype=torch.float64))
+    s = torch.diag(torch.tensor([1.0, 3.0], dtype=torch.float64))
+    p = cv.ics_outlier_prediction(m, sigma, s)
+    assert p.nu == 26.0
+    assert p.rayleigh == pytest.approx(26.0 + (9 * 2.0 + 16 * 0.5) / 26.0, rel=1e-15)
+    assert p.upper == 28.0
+    assert p.predicted.tolist() == [78.0, 26.0]  # descending
+    assert torch.allclose(p.direction, torch.tensor([3.0, 4.0, 1.0], dtype=torch.float64) / 26**0.5, rtol=1e-15)
+    assert p.angle_bound == pytest.approx(4.0 / 26.0, rel=1e-15)
+    # the bounds hold for the true top eigenvalue of A_bar
+    a_bar = torch.zeros(3, 3, dtype=torch.float64)
+    a_bar[:2, :2] = sigma + torch.outer(m, m)
+    a_bar[:2, 2] = a_bar[2, :2] = m
+    a_bar[2, 2] = 1.0
+    top = float(torch.linalg.eigvalsh(a_bar)[-1])
+    assert p.rayleigh <= top <= p.upper
+    tiny = cv.ics_outlier_prediction(torch.zeros(2, dtype=torch.float64), 10 * torch.eye(2, dtype=torch.float64), s)
+    assert tiny.angle_bound == 1.0  # capped: a sine is at most 1
+
+
+def test_kfac_step_general_factors_match_the_kronecker_solve():
+    a_bar = _sym(7, 3, 1.0) @ _sym(7, 3, 1.0) + torch.eye(3, dtype=torch.float64)
+    s = _sym(8, 2, 1.0) @ _sym(8, 2, 1.0) + 0.5 * torch.eye(2, dtype=torch.float64)
+    w = torch.from_numpy(np.random.default_rng(9).standard_normal((2, 3)))
+    grad = torch.from_numpy(np.random.default_rng(10).standard_normal((2, 3)))
+    out = cv.kfac_step(w, grad, a_bar, s, lr=0.3)
+    expected = cv.vec(w) - 0.3 * torch.linalg.solve(torch.kron(a_bar, s), cv.vec(grad))
+    assert torch.allclose(cv.vec(out), expected, rtol=0, atol=1e-12)
+
+
+def test_gd_contraction_fields():
+    h = torch.diag(torch.tensor([1.0, 10.0, 100.0], dtype=torch.float64))
+    c = cv.gd_contraction(h)
+    assert c.steps_per_decade == pytest.approx(np.log(10) / -np.log(0.99), rel=1e-12)
+    assert c.eigenvalues.tolist() == [1.0, 10.0, 100.0]
+    assert cv.gd_contraction(h, lr=0.02).steps_per_decade == float("inf")  # rate |1 - 2| = 1: no progress
+    assert cv.gd_contraction(h, lr=0.02).rate == pytest.approx(1.0)
+
+
+def test_psd_sqrt_refuses_an_indefinite_matrix_and_accepts_spd():
+    with pytest.raises(ValueError, match="smallest eigenvalue -1"):
+        cv.psd_sqrt(torch.diag(torch.tensor([1.0, -1.0], dtype=torch.float64)))
+    assert cv.psd_sqrt(torch.diag(torch.tensor([4.0, 9.0], dtype=torch.float64))).diagonal().tolist() == [2.0, 3.0]
+    assert cv.psd_sqrt(torch.diag(torch.tensor([4.0, 16.0], dtype=torch.float64)), inverse=True).diagonal().tolist() == [0.5, 0.25]

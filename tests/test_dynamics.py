@@ -158,3 +158,10 @@ def test_weight_decay_equilibrium_values_and_fixed_point():
 def test_weight_decay_equilibrium_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         dy.weight_decay_equilibrium(**kwargs)
+
+
+def test_theorem1_scales_values():
+    c = dy.theorem1_scales(3, lr=0.5, lam=1.0, p0=4.0)
+    assert c.tolist() == [4.0, 2.0, 1.0, 0.5]  # exact: powers of two survive exp(log) here
+    assert dy.theorem1_scales(0, lr=0.1, lam=0.1).tolist() == [1.0]
+    assert dy.theorem1_multipliers(2, lr=0.5, lam=1.0, p0=4.0) == pytest.approx([1 / 8, 1 / 2], rel=8 * EPS64)
