@@ -130,6 +130,33 @@ def test_operator_norm_brackets_dense_svd(case):
             assert true >= bound * (1 - REF_SLACK)
 
 
+STRIDED = [  # (in, out, kernel, stride, padding, dilation, mode, spatial)
+    (4, 6, 3, 2, 1, 1, "zeros", (7, 7)), (3, 4, 3, 2, 1, 1, "zeros", (8, 8)),
+    (2, 3, 3, 3, 1, 1, "zeros", (9, 9)), (2, 2, 3, 2, 1, 1, "circular", (8, 8)),
+    (3, 5, 3, 2, 2, 2, "circular", (8, 8)), (2, 3, 3, (2, 1), 1, 1, "zeros", (8, 7)),
+]
+
+
+@pytest.mark.parametrize("case", STRIDED)
+def test_strided_circulant_bound_is_valid_and_tight(case, monkeypatch):
+    cin, cout, k, s, p, d, mode, spatial = case
+    s = (s, s) if isinstance(s, int) else s
+    torch.manual_seed(0)
+    layer = nn.Conv2d(cin, cout, k, stride=s, padding=p, dilation=d, padding_mode=mode, bias=False)
+    geo = _operator.ConvGeometry(cin, spatial, s, (p, p), (d, d), 1, mode)
+    true = _dense_operator_norm(layer, (cin,) + spatial)
+    upper = _operator.fft_upper_bound(layer.weight, geo)
+    assert true <= upper * (1 + REF_SLACK)
+    if _operator.is_exact_circular(layer.weight, geo):
+        assert abs(_operator.conv_operator_norm(layer.weight, geo)[0].upper / true - 1) <= 2e-12
+    # the stride-1 circulant alone (the broken variant: striding ignored) is much looser here
+    loose = _operator.circulant_norm(layer.weight.double(), _operator.embedding_size(layer.weight, geo), geo)
+    if mode == "zeros":
+        assert upper <= loose
+    if mode == "zeros" and s == (2, 2):
+        assert upper <= 1.1 * true < 1.1 * loose / 1.2
+
+
 CONVT_CASES = [
     # (class, in, out, kernel, stride, padding, output_padding, dilation, groups, input spatial)
     (nn.ConvTranspose1d, 3, 4, 3, 2, 1, 1, 1, 1, (5,)),

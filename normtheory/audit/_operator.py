@@ -146,19 +146,60 @@ def embedding_size(weight: torch.Tensor, geo: ConvGeometry) -> tuple[int, ...]:
     return tuple(max(n + p, e) for n, p, e in zip(geo.spatial, geo.padding, ext))
 
 
+def strided_circulant_norm(weight: torch.Tensor, size: tuple[int, ...], geo: ConvGeometry) -> float:
+    r"""Exact norm of the *strided* circular convolution on ``size`` (each ``size_i`` a multiple of
+    ``stride_i``): with ``L = size / stride``, an input index ``o s + t`` splits as
+    ``t = phi + s q`` into ``prod s`` polyphase components ``x_phi[r] = x[r s + phi]`` on the grid
+    ``L``, and ``y = sum_phi K_phi * x_phi`` is a stride-1 circular convolution there with kernels
+    ``K_phi[q] = K[phi + s q]``; the DFT on ``L`` block-diagonalises it into the
+    ``out/g x (in/g prod s)`` matrices ``[K_hat_phi(f)]_phi``, whose largest sigma_1 is the norm."""
+    assert all(m % st == 0 for m, st in zip(size, geo.stride))
+    out_ch, in_g = weight.shape[:2]
+    g, nd = geo.groups, geo.dims
+    if fft_bytes(weight, size) > MAX_FFT_BYTES:
+        raise ValueError(f"the strided FFT bound on grid {tuple(size)} with a {tuple(weight.shape)} kernel "
+                         f"needs about {fft_bytes(weight, size) / 2**30:.1f} GiB (limit "
+                         f"{MAX_FFT_BYTES / 2**30:.0f} GiB); use a smaller input size")
+    kern = torch.zeros((out_ch, in_g) + tuple(size), dtype=torch.float64)
+    index = (slice(None), slice(None)) + tuple(
+        slice(0, d * (k - 1) + 1, d) for d, k in zip(geo.dilation, weight.shape[2:]))
+    kern[index] = weight.detach().to(torch.float64)
+    L = tuple(m // st for m, st in zip(size, geo.stride))
+    split = kern.reshape((out_ch, in_g) + tuple(x for l_, st in zip(L, geo.stride) for x in (l_, st)))
+    q_dims = tuple(2 + 2 * i for i in range(nd))          # the L axes; phases at 3 + 2 i
+    spectrum = torch.fft.fftn(split, dim=q_dims)
+    # (g, out/g, in_g, L1, s1, L2, s2, ...) -> (g, L1, L2, ..., out/g, in_g, s1, s2, ...)
+    spectrum = spectrum.reshape((g, out_ch // g) + spectrum.shape[1:])
+    perm = (0,) + tuple(3 + 2 * i for i in range(nd)) + (1, 2) + tuple(4 + 2 * i for i in range(nd))
+    blocks = spectrum.permute(perm).reshape((g,) + L + (out_ch // g, -1))
+    return float(torch.linalg.matrix_norm(blocks, ord=2).max())
+
+
+def _strided_size(weight: torch.Tensor, geo: ConvGeometry) -> tuple[int, ...]:
+    return tuple(-(-m // st) * st for m, st in zip(embedding_size(weight, geo), geo.stride))
+
+
 def fft_upper_bound(weight: torch.Tensor, geo: ConvGeometry, norms: torch.Tensor | None = None) -> float:
-    """Rigorous upper bound via the smallest circulant embedding (see the module docstring)."""
+    """Rigorous upper bound via the smallest circulant embedding (see the module docstring): the
+    stride-1 circulant on the embedding size, and, for a strided layer, the strided circulant on
+    that size rounded up to multiples of the stride (striding keeps every s-th output row of the
+    strided circulant just as it does of the stride-1 one, so both bound the layer; the strided one
+    is far tighter)."""
     if norms is None:
         norms = _circulant_blocks(weight, embedding_size(weight, geo), geo)[1]
     best = float(norms.max())
+    if any(st > 1 for st in geo.stride):
+        best = min(best, strided_circulant_norm(weight, _strided_size(weight, geo), geo))
     return best * (1 + FFT_REL) * (_padding_copies(geo) if geo.padding_mode != "zeros" else 1.0)
 
 
 def is_exact_circular(weight: torch.Tensor, geo: ConvGeometry) -> bool:
+    """Circular padding with ``2 p = extent - 1`` and every size a multiple of its stride: the layer
+    *is* the (strided) circular convolution on the input grid, so the FFT norm is exact."""
     ext = kernel_extent(weight, geo)
-    return (geo.padding_mode == "circular" and all(s == 1 for s in geo.stride)
+    return (geo.padding_mode == "circular"
             and all(2 * p == e - 1 for p, e in zip(geo.padding, ext))
-            and all(n >= e for n, e in zip(geo.spatial, ext)))
+            and all(n >= e and n % st == 0 for n, e, st in zip(geo.spatial, ext, geo.stride)))
 
 
 def is_pointwise(weight: torch.Tensor, geo: ConvGeometry) -> bool:
@@ -236,7 +277,8 @@ def conv_operator_norm(weight: torch.Tensor, geo: ConvGeometry, *, rtol: float =
         return done(bracket(br.lower.max(), br.upper.max(), "1x1 kernel: max over groups of sigma_1",
                             rtol=rtol, iterations=br.iterations), True, kind="explicit")
     if is_exact_circular(weight, geo):
-        value = circulant_norm(weight, geo.spatial, geo)
+        value = (circulant_norm(weight, geo.spatial, geo) if all(st == 1 for st in geo.stride)
+                 else strided_circulant_norm(weight, geo.spatial, geo))
         return done(bracket(value * (1 - FFT_REL), value * (1 + FFT_REL), "FFT (circular, exact)",
                             rtol=rtol), True, kind="fft", value=value, bounds={"fft": value})
     n_in = geo.in_channels * math.prod(geo.spatial)
