@@ -129,3 +129,9 @@ def test_L5_counteract_lr_decay_claim_refuted_when_projection_is_skipped(monkeyp
 
     monkeypatch.setattr(ls, "run_sgd", no_projection)
     assert ls.check_counteract_lr_decay().verdict.value == "refuted"
+
+
+def test_L5_wd_equilibrium_classifier_matches_and_fails_with_the_raw_weight_gradient():
+    assert ls.classifier_equilibrium(steps=200)["err_over_tol"] <= 1
+    # G measured at the raw weights (||grad J(w)|| = G/||w||) misplaces the prediction by ~s*
+    assert ls.classifier_equilibrium(steps=200, gradient_at="raw")["err_over_tol"] > 1

@@ -292,7 +292,8 @@ def constant_g_equilibrium(lr: float, lam: float, *, s0: float = 1.0, steps: int
             "predicted_effective_lr": eq.effective_lr, "final_effective_lr": lr / float(s[-1]), "s": s}
 
 
-def classifier_equilibrium(*, lr: float = 0.5, lam: float = 0.02, steps: int = 400, seed: int = 8) -> dict:
+def classifier_equilibrium(*, lr: float = 0.5, lam: float = 0.02, steps: int = 400, seed: int = 8,
+                           gradient_at: str = "unit") -> dict:
     """Minibatch SGD with weight decay on the WN classifier: per unit j, the time average of s_j over
     the second half against s_j* = lr sqrt(<G_j^2>)/sqrt(lr lam (2 - lr lam)), <G_j^2> the time average
     of ||grad_j J(w_hat)||^2 over the same window.
@@ -300,14 +301,19 @@ def classifier_equilibrium(*, lr: float = 0.5, lam: float = 0.02, steps: int = 4
     Tolerance (first order in the fluctuations): the recursion averaged over the window gives
     <s>(1 - q^2) = lr^2 <G^2/s> + (s_first - s_last)/W exactly; replacing <G^2/s> by <G^2>/<s> errs
     by cv_s^2 + cv_s cv_G2 (relative), halved by the square root; add the drift term.
+    ``gradient_at="raw"`` measures G at the raw weights instead of the unit-norm ones (a plausible
+    slip; the test shows the comparison catches it).
     """
+    if gradient_at not in ("unit", "raw"):
+        raise ValueError(f"gradient_at must be 'unit' or 'raw', got {gradient_at!r}")
     model = MinibatchWN(seed=9)
     v0 = model.init()
     batches = model.batches(steps, seed)
     run = run_sgd(model, v0, batches, lr=lr, lam=lam)
     half = steps // 2
     s = run["norms_sq"][half:steps]
-    g2 = torch.stack([model.grad(run["directions"][t], batches[t]).square().sum(1) for t in range(half, steps)])
+    at = run["directions"] if gradient_at == "unit" else run["directions"] * run["norms_sq"].sqrt()[:, :, None]
+    g2 = torch.stack([model.grad(at[t], batches[t]).square().sum(1) for t in range(half, steps)])
     q2 = (1 - lr * lam) ** 2
     predicted = lr * g2.mean(0).sqrt() / math.sqrt(1 - q2)
     measured = s.mean(0)
