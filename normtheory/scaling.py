@@ -40,7 +40,7 @@ from torch import nn
 from normtheory._validation import check_int_at_least, check_open_unit, check_tensor
 from normtheory.spectral import as_matrix, spectral_norm_reference
 from normtheory.spectral._input import check_matrix
-from normtheory.spectral.certify import certify_brackets
+from normtheory.spectral.certify import certify_brackets, dominant_gram_vector
 from normtheory.spectral.power import (_iterate, _matrix_operator, _unit, power_steps, randn_on,
                                        rank_one_update_)
 
@@ -97,17 +97,7 @@ def top_right_vectors(mats, *, squarings: int = 12, dtype=torch.float32) -> torc
     G = torch.empty(len(mats), k, k, dtype=mats[0].dtype, device=mats[0].device)
     for i, M in enumerate(mats):
         torch.matmul(M, M.mT, out=G[i]) if left else torch.matmul(M.mT, M, out=G[i])
-    tiny = torch.finfo(dtype).tiny
-    Q = G.to(dtype)
-    Q = Q / Q.diagonal(dim1=1, dim2=2).sum(-1).clamp_min(tiny)[:, None, None]
-    floor = torch.finfo(dtype).eps ** 2  # trace-normalised entries below this carry nothing; zeroing
-    for _ in range(squarings):           # them keeps subnormals (100x slower on a CPU) out of bmm
-        Q = torch.bmm(Q, Q)
-        Q = Q / Q.diagonal(dim1=1, dim2=2).sum(-1).clamp_min(tiny)[:, None, None]
-        Q = Q.masked_fill_(Q.abs() < floor, 0)
-    j = Q.diagonal(dim1=1, dim2=2).argmax(-1)
-    x = torch.gather(Q, 2, j[:, None, None].expand(-1, k, 1)).to(G.dtype)
-    x = torch.bmm(G, x).squeeze(-1)
+    x = dominant_gram_vector(G, squarings, dtype=dtype, refine=1)
     if left:
         x = torch.stack([M.mT @ y for M, y in zip(mats, x)])
     return _unit(x)[0]

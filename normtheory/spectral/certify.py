@@ -41,7 +41,7 @@ from normtheory.roundoff import ETA64, U64, gamma, ldexp_exact, ldexp_outward, p
 from normtheory.spectral._input import check_matrix, real_embedding, tall
 
 __all__ = ["SpectralBracket", "certify_brackets", "certify_upper_bound", "spectral_norm_bracket",
-           "DEFAULT_SQUARINGS"]
+           "dominant_gram_vector", "DEFAULT_SQUARINGS"]
 
 DEFAULT_SQUARINGS = 14  # 2^14 effective power steps on G: (0.994)^(2^15) ~ 1e-85 (ResNet gaps)
 
@@ -130,22 +130,33 @@ def _frobenius_up(M: torch.Tensor) -> torch.Tensor:
     return torch.linalg.matrix_norm(M) * (1 + gamma(p * k + 2)) + math.sqrt(p * k) * ETA64
 
 
-def _squared_vector(G: torch.Tensor, squarings: int) -> torch.Tensor:
-    """Dominant column of ``(G / tr G)^(2^s)`` (squared in float32), refined by two float64
-    power steps with ``G``; any vector is valid for the lower bound, this one is accurate."""
-    tr = G.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(torch.finfo(G.dtype).tiny)
-    Q = (G / tr[:, None, None]).to(torch.float32)
-    floor = torch.finfo(Q.dtype).eps ** 2  # zero what carries nothing: subnormals are slow on CPUs
+def dominant_gram_vector(G: torch.Tensor, squarings: int, *, dtype: torch.dtype = torch.float32,
+                         refine: int = 2) -> torch.Tensor:
+    r"""Unit estimates ``(b, k)`` of the top eigenvectors of a ``(b, k, k)`` PSD stack: the
+    dominant column of ``(G / tr G)^(2^s)`` (squared in ``dtype``, renormalised by the trace after
+    each squaring, entries below ``eps^2`` zeroed so that no subnormals slow the products), then
+    ``refine`` power steps with ``G`` in its own dtype. ``2^s`` effective power steps for ``s``
+    products; no host synchronisation. The one Gram-squaring kernel: the certificate's lower
+    bound and Norm Scaling's default estimator both use it."""
+    tiny = torch.finfo(dtype).tiny
+    floor = torch.finfo(dtype).eps ** 2
+    Q = G.to(dtype)
+    Q = Q / Q.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(tiny)[:, None, None]
     for _ in range(squarings):
-        Q = Q @ Q
-        Q = Q / Q.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(torch.finfo(Q.dtype).tiny)[:, None, None]
+        Q = torch.bmm(Q, Q)
+        Q = Q / Q.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(tiny)[:, None, None]
         Q = Q.masked_fill_(Q.abs() < floor, 0)
     j = Q.diagonal(dim1=-2, dim2=-1).argmax(-1)
     x = torch.gather(Q, 2, j[:, None, None].expand(-1, Q.shape[1], 1)).squeeze(-1).to(G.dtype)
-    for _ in range(2):
+    for _ in range(refine):
         x = torch.bmm(G, x.unsqueeze(-1)).squeeze(-1)
         x = x / torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(torch.finfo(G.dtype).tiny)
     return x
+
+
+def _squared_vector(G: torch.Tensor, squarings: int) -> torch.Tensor:
+    """The certificate's vector: float32 squarings, two float64 refinement steps."""
+    return dominant_gram_vector(G, squarings, dtype=torch.float32, refine=2)
 
 
 def _certify_bucket(M: torch.Tensor, rtol: float, squarings: int, max_tries: int):
