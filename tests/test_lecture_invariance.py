@@ -78,9 +78,9 @@ def test_L5_bn_eps_claim_refuted_on_broken_library(monkeypatch):
     assert li.check_bn_eps().verdict.value == "refuted"
 
 
-# --- bn_eps_sweep (used by the torch conformance claim) ---------------------------------------------
+# --- bn_eps_sweep (used by the torch conformance claim CONF-torch-batch-norm-eps) --------------------
 
-def test_bn_eps_factor_formula_matches_and_fails_with_eps_on_the_std():
+def test_CONF_torch_batch_norm_eps_factor_formula_and_eps_on_the_std_fails():
     found = li.bn_eps_sweep(lambda x, eps: reparam.batch_norm(x, eps=eps))
     assert found["worst_formula_err_over_tol"] <= 1.0 and found["max_change"] > 0.1
     wrong = li.bn_eps_sweep(lambda x, eps: reparam.batch_center(x) / (x.std(dim=0, unbiased=False) + eps))
