@@ -70,13 +70,19 @@ def pow2_exponents(amax: torch.Tensor) -> torch.Tensor:
 
 
 def ldexp_exact(x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-    """``x * 2^e`` for integer tensors ``e`` broadcastable to ``x``, in two half-steps so that the
-    power of two itself neither over- nor underflows (``2^1074`` is not a float64); exact whenever
-    the result is a normal number (a subnormal result is rounded, see :func:`ldexp_outward`)."""
+    """``x * 2^e`` for integer tensors ``e`` broadcastable to ``x``; exact whenever the result is a
+    normal number (a subnormal result is rounded, see :func:`ldexp_outward`). The factor ``2^e``
+    is formed on the small tensor ``e``; when it is not itself a normal float (``|e|`` beyond the
+    exponent range, e.g. ``2^1074``) the scaling is done in two half-steps."""
     e = e.to(torch.int64)
+    real = x.real.dtype if x.is_complex() else x.dtype
+    info = torch.finfo(real)
+    one = torch.ones((), dtype=real, device=x.device)
+    lo, hi = math.log2(info.tiny), math.log2(info.max)
+    if bool(((e > lo) & (e < hi)).all()):
+        return x * torch.ldexp(one, e.to(real))
     half = torch.div(e, 2, rounding_mode="floor")
-    one = torch.ones((), dtype=x.real.dtype if x.is_complex() else x.dtype, device=x.device)
-    return x * torch.ldexp(one, half.to(one.dtype)) * torch.ldexp(one, (e - half).to(one.dtype))
+    return x * torch.ldexp(one, half.to(real)) * torch.ldexp(one, (e - half).to(real))
 
 
 def ldexp_outward(x: torch.Tensor, e: torch.Tensor, *, up: bool) -> torch.Tensor:
