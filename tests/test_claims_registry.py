@@ -189,3 +189,23 @@ def test_analogue_outcome_compares_the_finding():
     same = Evidence(verdict="analogue", key="k", analogue="a", finding="supports")
     assert not c.outcome_as_expected(flipped)
     assert c.outcome_as_expected(same)
+
+
+@pytest.mark.parametrize("c", CLAIMS, ids=[c.id for c in CLAIMS])
+def test_claim_was_rederived_independently(c):
+    """Each verdict was predicted by someone who read only the document's passage; a difference was
+    resolved and the resolution recorded."""
+    from normtheory.claims import rederivation
+
+    record = rederivation(c.id)
+    assert record is not None, f"{c.id} has no independent re-derivation record"
+    assert record["reread"] and record["independent_derivation"] and record["resolution"]
+    predicted = str(record["independent_verdict"]).split()[0].strip(":,;(")
+    if record["agrees"]:
+        assert predicted == c.expect.value, (predicted, c.expect.value)
+
+
+def test_rederivation_records_name_only_registered_claims():
+    from normtheory.claims import _rederivations
+
+    assert set(_rederivations()) <= {c.id for c in CLAIMS}

@@ -9,11 +9,18 @@ so adding a claim is adding a decorated function to a module here (see the READM
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
+from functools import lru_cache
+from pathlib import Path
 
 from normtheory.registry import Claim, registered_claims
 
-__all__ = ["all_claims", "get_claims"]
+__all__ = ["all_claims", "get_claims", "rederivation", "REDERIVATIONS_FILE"]
+
+#: One record per claim: the document place re-read by someone who had not seen the check, what they
+#: derived and predicted, whether it agreed with the check's verdict, and how a difference was resolved.
+REDERIVATIONS_FILE = Path(__file__).with_name("rederivations.json")
 
 
 def all_claims() -> list[Claim]:
@@ -37,3 +44,13 @@ def get_claims(ids: list[str] | None = None) -> list[Claim]:
     if unknown:
         raise KeyError(f"unknown claim id(s): {', '.join(unknown)}; see `normtheory claims`")
     return [by_id[i] for i in ids]
+
+
+@lru_cache(maxsize=1)
+def _rederivations() -> dict[str, dict]:
+    return json.loads(REDERIVATIONS_FILE.read_text())
+
+
+def rederivation(claim_id: str) -> dict | None:
+    """The independent re-derivation record of a claim (None when it has none yet)."""
+    return _rederivations().get(claim_id)
