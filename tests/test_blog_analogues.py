@@ -93,6 +93,7 @@ def test_accuracy_needs_the_gap_part_on_mlps():
 def _cost(blog, library=(6.0,) * 5):
     return {"rounds": len(blog), "steps": 3, "ratio_to_unscaled": {"128": {
         "none": [1.0] * len(blog), "frobenius": [1.1] * len(blog), "library": list(library),
+        "library_default": list(library),
         "blog500": list(blog)}}}
 
 

@@ -71,7 +71,8 @@ def test_table3_needs_a_failing_control():
     assert pa.decide_table3(_sweep(BASE))["finding"] == "supports"
     # the shifted regularizer fails where plain L2 fails: does not support
     eps_fails = {**BASE, **{("wn", "sgd", 10.0, 1e-3): COLLAPSES}}
-    assert pa.decide_table3(_sweep(eps_fails))["finding"] == "does not support"
+    d = pa.decide_table3(_sweep(eps_fails))
+    assert d["finding"] == "does not support" and d["failing_controls"] == 2
     # plain L2 never fails: nothing shown (the old check said "supports" here)
     no_control = {c: TRAINS for c in BASE}
     d = pa.decide_table3(_sweep(no_control))

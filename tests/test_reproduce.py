@@ -247,6 +247,18 @@ def test_every_experiment_has_a_current_record():
         assert prov["command"].startswith(f"normtheory reproduce {name} --save")
 
 
+def test_save_refuses_a_run_whose_code_changed_meanwhile(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiments, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(experiments, "code_version", lambda name: "after")
+    with pytest.raises(provenance.StaleRecordError, match="changed while it ran"):
+        experiments.save("warmup", {"form": "full"}, jobs=1, version="before")
+    assert not list(tmp_path.iterdir())
+    prov = experiments.save("warmup", {"form": "full"}, jobs=2, version="after")
+    assert prov["code_version"] == "after" and prov["command"].endswith("--jobs 2")
+    with pytest.raises(ValueError, match="full run"):
+        experiments.save("warmup", {"form": "inrun"}, jobs=1, version="after")
+
+
 def _stale_copy(tmp_path, monkeypatch, name="warmup"):
     data = json.loads(experiments.record_path(name).read_text())
     data["provenance"]["code_version"] = "0" * 64

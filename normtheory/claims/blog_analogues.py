@@ -188,6 +188,7 @@ def decide_cost(result: dict) -> dict:
         parts.append(p)
         out["widths"][w] = {"blog500": interval_json(blog),
                             "library": interval_json(ci(ratios["library"])),
+                            "library_default": interval_json(ci(ratios["library_default"])),
                             "frobenius": interval_json(ci(ratios["frobenius"])), "part": p}
     out["finding"] = _finding(all_of(parts))
     return out
@@ -196,7 +197,8 @@ def decide_cost(result: dict) -> dict:
 def _describe_cost(d: dict) -> str:
     return "; ".join(
         f"mlp5 width {w}: step time / unscaled: blog 500-step {_iv(v['blog500'])}, "
-        f"NormScaling spectral {_iv(v['library'])}, Frobenius {_iv(v['frobenius'])}"
+        f"NormScaling spectral power-20 {_iv(v['library'])}, default estimator "
+        f"{_iv(v['library_default'])}, Frobenius {_iv(v['frobenius'])}"
         for w, v in d["widths"].items()) + f" (blog band {_f(d['band'][0])}-{_f(d['band'][1])})"
 
 

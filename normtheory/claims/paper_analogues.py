@@ -126,10 +126,10 @@ def decide_table3(result: dict) -> dict:
     controls = 0
     for c, v in shifted.items():
         control = cfg.get((c[0], c[1], c[2], None))
+        controls += bool(control and control["state"] == "failing")
         if v["state"] == "failing":
             parts.append(FAILS)
         elif control and control["state"] == "failing":
-            controls += 1
             parts.append(HOLDS if v["state"] == "training" else UNDECIDED)
         elif v["state"] == "undecided":
             parts.append(UNDECIDED)

@@ -104,6 +104,7 @@ def main(args) -> int:
         return _fail("--save records full runs only (drop --inrun)")
     if args.json and Path(args.json).exists():
         return _fail(f"--json: {args.json} exists; not overwriting it")
+    version = experiments.code_version(args.name)  # before the run: see experiments.save
     try:
         result = experiments.run(args.name, form="inrun" if args.inrun else "full",
                                  jobs=args.jobs, progress=not args.no_progress)
@@ -112,7 +113,11 @@ def main(args) -> int:
     if args.json:
         provenance.atomic_write_text(Path(args.json), experiments.dumps(result))
     if args.save:
-        prov = experiments.save(args.name, result, jobs=args.jobs)
+        try:
+            prov = experiments.save(args.name, result, jobs=args.jobs, version=version)
+        except provenance.RecordError as err:
+            print(str(err), file=sys.stderr)
+            return 1
         print(f"recorded {experiments.record_path(args.name)} (code {prov['code_version'][:12]})")
     for cid, found in decisions(args.name, result).items():
         print(f"{cid}: {found}")

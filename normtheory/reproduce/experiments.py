@@ -165,12 +165,17 @@ def recorded(name: str) -> tuple[dict, dict]:
                                   command=command(name))
 
 
-def save(name: str, result: dict, *, jobs: int) -> dict:
+def save(name: str, result: dict, *, jobs: int, version: str) -> dict:
     """Write ``result`` (a full run) as the recorded result of ``name``, atomically, with its
-    provenance; returns the provenance."""
+    provenance; returns the provenance. ``version`` is :func:`code_version` taken *before* the run:
+    if the code changed while it ran, the result belongs to neither version and is refused."""
     if result.get("form") != "full":
         raise ValueError("only a full run can be recorded")
-    prov = provenance.provenance(f"normtheory reproduce {name} --save --jobs {jobs}",
-                                 code_version(name))
+    now = code_version(name)
+    if now != version:
+        raise provenance.StaleRecordError(
+            f"the code of {name} changed while it ran ({version[:12]} -> {now[:12]}); nothing "
+            f"recorded; rerun `{command(name)}`")
+    prov = provenance.provenance(f"normtheory reproduce {name} --save --jobs {jobs}", version)
     provenance.write_record(record_path(name), result, prov)
     return prov

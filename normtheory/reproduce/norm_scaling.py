@@ -21,7 +21,9 @@ How these numbers decide the blog's statements is the claims' business
 Cost (``scaling-cost``): wall time of one training step (forward, backward, Adam, scaling) of
 ``mlp5``, as a ratio to the unscaled step measured in the same run. Variants, interleaved
 round-robin within every round so that all see the same machine load: ``none``; ``frobenius`` and
-``library`` (:class:`normtheory.scaling.NormScaling`, Frobenius and spectral with ``iters=20``);
+``library`` (:class:`normtheory.scaling.NormScaling`, Frobenius and spectral with ``iters=20``
+warm-started power steps, as in the training runs); ``library_default`` (``NormScaling`` spectral
+with its default estimator);
 ``blog500``, the blog's estimator (:func:`blog_spectral_step`: 500 power-iteration steps per layer
 from a fresh random vector at every step, then the rank-one correction). Each round gives one
 ratio of medians per variant, and the claim bootstraps over rounds. The blog reports spectral runs
@@ -47,7 +49,7 @@ __all__ = ["run_norm_scaling", "run_scaling_cost", "norm_scaling_run", "blog_spe
            "matrix_stats", "CONDITIONS", "COST_VARIANTS", "SPECTRAL_ITERS", "BLOG_ITERS"]
 
 CONDITIONS = ("none", "frobenius", "spectral")
-COST_VARIANTS = ("none", "frobenius", "library", "blog500")
+COST_VARIANTS = ("none", "frobenius", "library", "library_default", "blog500")
 MILESTONES = (0.3, 0.6)
 SPECTRAL_ITERS = 20
 BLOG_ITERS = 500
@@ -145,6 +147,9 @@ def _post_step(variant: str, weights, seed: int):
         return None
     if variant in ("frobenius", "library"):
         return _scaler(weights, "frobenius" if variant == "frobenius" else "spectral", seed).step
+    if variant == "library_default":
+        return NormScaling(weights, mode="spectral",
+                           generator=torch.Generator().manual_seed(20_000 + seed)).step
     targets = [float(torch.linalg.matrix_norm(_as_matrix(w).double(), 2)) for w in weights]
     gen = torch.Generator().manual_seed(seed)
     return lambda: blog_spectral_step(weights, targets, iters=BLOG_ITERS, generator=gen)
@@ -200,5 +205,7 @@ def run_scaling_cost(*, widths=(128,), steps: int = 10, rounds: int = 5, threads
                 "none": "no scaling",
                 "frobenius": f"normtheory.scaling.NormScaling(mode='frobenius')",
                 "library": f"normtheory.scaling.NormScaling(mode='spectral', iters={SPECTRAL_ITERS})",
+                "library_default": "normtheory.scaling.NormScaling(mode='spectral') (its default "
+                                   "estimator)",
                 "blog500": f"reproduce.norm_scaling.blog_spectral_step(iters={BLOG_ITERS}, fresh "
                            "random start each step)"}}
