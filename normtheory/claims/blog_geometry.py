@@ -13,7 +13,7 @@ targets under both readings), :func:`normtheory.scaling.scaled_orthogonal_`,
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
@@ -78,14 +78,20 @@ _DEF_TOL = 64 * 12 * EPS + 1e-12  # SVD backward error c n eps (n < 12), plus th
     expect=Verdict.CONFIRMED,
 )
 def check_spectral_norm_def() -> Evidence:
-    found = norm_definition_cases()
+    return norm_definition_evidence(norm_definition_cases())
+
+
+def norm_definition_evidence(found: dict) -> Evidence:
     ok = found["max_rel_excess_of_probe"] <= _DEF_TOL and found["max_rel_gap_attained"] <= _DEF_TOL
     return Evidence(verdict=decide(holds_as_stated=ok),
                     key=f"sigma_1 = sup ||Wx||/||x||: probes exceed by <= {found['max_rel_excess_of_probe']:.1g}, "
                         f"attained to {found['max_rel_gap_attained']:.1g}",
                     measured=found, tolerance=_DEF_TOL,
                     tolerance_reason="backward-stable SVD, relative error <= c n eps, n < 12, c = 64; "
-                                     "the power iteration stops at residual 1e-12 (sigma error ~ rtol^2)")
+                                     "the power iteration stops at residual 1e-12 (sigma error ~ rtol^2)",
+                    counterexample=None if ok else {"model": "single matrices", "dtype": "float64", "seed": 0,
+                                                    "recipe": "sizes from numpy default_rng([0, i]).integers(2, 12, 2); W "
+                                                              "standard normal from default_rng([0, i, 1])", "result": found})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -141,7 +147,10 @@ _BALL_TOL = 64 * 12 * EPS  # two backward-stable norms of matrices with n < 12
     expect=Verdict.CONFIRMED,
 )
 def check_spectral_relaxed() -> Evidence:
-    found = ball_inclusions()
+    return ball_evidence(ball_inclusions())
+
+
+def ball_evidence(found: dict) -> Evidence:
     wit = found["strict_witness"]
     strict = (abs(wit["sigma_1"] - wit["radius"]) <= _BALL_TOL * wit["radius"]
               and wit["frobenius"] > wit["radius"] * (1 + 1e-3))
@@ -152,7 +161,10 @@ def check_spectral_relaxed() -> Evidence:
                         f"blog targets: a rank-one matrix on the Frobenius target has sigma_1 = "
                         f"{found['blog_targets']['spike_sigma_1'] / found['blog_targets']['spectral']:.3g} x the spectral target",
                     measured=found, tolerance=_BALL_TOL,
-                    tolerance_reason="SVD and Frobenius norm are backward stable: relative error <= c n eps, n < 12, c = 64")
+                    tolerance_reason="SVD and Frobenius norm are backward stable: relative error <= c n eps, n < 12, c = 64",
+                    counterexample=None if ok else {"model": "single matrices", "dtype": "float64", "seed": 0,
+                                                    "recipe": "sizes from numpy default_rng([0, i]).integers(2, 12, 2); W "
+                                                              "standard normal from default_rng([0, i, 1])", "result": found})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -207,13 +219,21 @@ _LIP_TOL = 64 * 10 * 4 * EPS  # products of <= 4 matrices of order <= 10: c L n 
     expect=Verdict.CONFIRMED,
 )
 def check_lipschitz_product() -> Evidence:
-    found = lipschitz_cases()
+    return lipschitz_evidence(lipschitz_cases())
+
+
+def lipschitz_evidence(found: dict) -> Evidence:
     ok = found["max_ratio"] <= 1 + _LIP_TOL and abs(found["aligned_linear_ratio"] - 1) <= _LIP_TOL
     return Evidence(verdict=decide(holds_as_stated=ok),
                     key=f"largest local slope / prod sigma_1 = {found['max_ratio']:.3f} (<= 1); aligned linear net: "
                         f"{found['aligned_linear_ratio']:.6f}",
                     measured=found, tolerance=_LIP_TOL,
-                    tolerance_reason="round-off of products of <= 4 float64 matrices of order <= 10 (c L n eps, c = 64)")
+                    tolerance_reason="round-off of products of <= 4 float64 matrices of order <= 10 (c L n eps, c = 64)",
+                    counterexample=None if ok else {"model": "bias-free MLPs", "nets": found["nets"], "dtype": "float64",
+                                                    "seed": 0, "recipe": "W_k standard normal / sqrt(d_in) from numpy "
+                                                    "default_rng([0, j, k]); points default_rng([0, j, 100])",
+                                                    "result": {"max_ratio": found["max_ratio"],
+                                                               "aligned_linear_ratio": found["aligned_linear_ratio"]}})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -257,8 +277,10 @@ _INIT_TOL = 64 * 6 * 96 * EPS  # L = 5 products of orthogonal factors of order <
     expect=Verdict.CONFIRMED,
 )
 def check_init_lipschitz_targets() -> Evidence:
-    found = init_product_case(BLOG_MLP_WIDTHS)
-    control = init_product_case((32, 8, 32, 8))
+    return init_targets_evidence(init_product_case(BLOG_MLP_WIDTHS), init_product_case((32, 8, 32, 8)))
+
+
+def init_targets_evidence(found: dict, control: dict) -> Evidence:
     telescoped = abs(found["targets"][-1] - found["sqrt_dL_over_d0"]) / found["sqrt_dL_over_d0"]
     bound_dev = abs(found["product_bound"] - found["sqrt_dL_over_d0"]) / found["sqrt_dL_over_d0"]
     ok = max(found["max_rel_dev_partial_products"], telescoped, bound_dev) <= _INIT_TOL
@@ -268,7 +290,10 @@ def check_init_lipschitz_targets() -> Evidence:
                     measured={**found, "telescoping_rel_err": telescoped, "bound_rel_err": bound_dev,
                               "bottleneck_control": control},
                     tolerance=_INIT_TOL,
-                    tolerance_reason="products of L = 5 scaled orthogonal float64 factors of order <= 96: c L n eps, c = 64")
+                    tolerance_reason="products of L = 5 scaled orthogonal float64 factors of order <= 96: c L n eps, c = 64",
+                    counterexample=None if ok else {"model": "linear chain, scaled orthogonal init", "widths": found["widths"],
+                                                    "seed": found["seed"], "dtype": "float64",
+                                                    "result": {"max_rel_dev_partial_products": found["max_rel_dev_partial_products"]}})
 
 
 # ----------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ eigenvalue. Library: :func:`normtheory.spectral.power_iteration` (fixed count, o
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
@@ -91,14 +91,19 @@ _U1_TOL = 64 * 8 * EPS  # SVD of matrices of order < 8: singular vectors and val
     expect=Verdict.CONFIRMED,
 )
 def check_u1_formula() -> Evidence:
-    found = u1_cases()
+    return u1_evidence(u1_cases())
+
+
+def u1_evidence(found: dict) -> Evidence:
     ok = found["max_abs_norm_minus_1"] <= _U1_TOL and found["max_dist_to_u1v1"] <= _U1_TOL
     return Evidence(verdict=decide(holds_as_stated=ok),
                     key=f"W v_1/sigma_1 = u_1 to {max(found['max_abs_norm_minus_1'], found['max_dist_to_u1v1']):.1g}; "
                         f"with sigma_1^2 its norm is 1/sigma_1",
                     measured=found, tolerance=_U1_TOL,
                     tolerance_reason="backward-stable SVD of matrices of order < 8 with singular values in (0.2, 7.5): "
-                                     "c n eps, c = 64")
+                                     "c n eps, c = 64",
+                    counterexample=None if ok else {"model": "single matrices (written out by _seeded_records(20, 0))",
+                                                    "dtype": "float64", "seed": 0, "result": found})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -227,14 +232,6 @@ def adaptive_trajectory(gap: float, *, setup: dict = ADAPTIVE_SETUP, estimator: 
 def adaptive_power_study(*, setup: dict = ADAPTIVE_SETUP, estimator: Callable | None = None) -> dict:
     rows = [adaptive_trajectory(gap, setup=setup, estimator=estimator) for gap in setup["gaps"]]
     return {"setup": setup, "rows": rows}
-
-
-def replay_adaptive_power(evidence_json: dict) -> dict:
-    """Re-run BLOG-adaptive-power's counterexample (the setup and the gap where it fails) from its JSON."""
-    ce = evidence_json["counterexample"]
-    row = adaptive_trajectory(ce["gap"], setup=ce["setup"])
-    return {"mean_iterations": row["mean_iterations"], "err_fixed_last_step": row["err_fixed_last_step"],
-            "max_err_adaptive": row["max_err_adaptive"]}
 
 
 def adaptive_evidence(found: dict) -> Evidence:

@@ -58,6 +58,9 @@ def lr_control_evidence(found: dict) -> Evidence:
     near = found["min_ratio_to_asymptote"] > 1 - _CONTROL
     ok = elasticity <= _CONTROL and below and near
     return Evidence(verdict=decide(holds_as_stated=ok),
+                    counterexample=None if ok else {"model": "J = atan2(w2, w1), plain SGD", "dtype": "float64",
+                                                    "setup": found["setup"],
+                                                    "result": {"effective_lr": found["effective_lr"], "elasticity": elasticity}},
                     key=f"alpha from {min(found['setup']['alphas'])} to {max(found['setup']['alphas'])} (x100): effective LR "
                         "after 20000 steps " + ", ".join(f"{e:.5f}" for e in found["effective_lr"])
                         + f" (asymptote 1/sqrt(2k) = {found['asymptote']:.5f}); elasticity {elasticity:.1g}",
