@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import torch
 
-from normtheory import spectral as sp
+from normtheory import spectral
 from normtheory.claims import blog_conv as bc
 from normtheory.registry import Verdict
-from normtheory.roundoff import EPS64 as EPS
+from normtheory.roundoff import EPS64
 from normtheory.scaling import NormScaling
 
 QUICK = {"layers": (0,), "shrink": 32, "max_size": 5}
@@ -29,7 +29,7 @@ def test_BLOG_conv_reshape_differs_but_within_the_derived_bounds():
 def test_BLOG_conv_reshape_refuted_when_the_layer_norm_is_the_reshaped_norm():
     # broken: an "operator norm" that is really the reshaped kernel's norm (the blog's computation)
     def reshaped(w, n, **_):
-        return float(sp.spectral_norm_reference(sp.as_matrix(w)))
+        return float(spectral.spectral_norm_reference(spectral.as_matrix(w)))
 
     found = bc.conv_vs_reshape(**QUICK, operator_norm=reshaped)
     assert bc.conv_reshape_evidence(found).verdict is Verdict.REFUTED
@@ -50,7 +50,7 @@ def test_BLOG_conv_reshape_bounds_fail_for_a_squared_norm():
 
 def test_BLOG_frobenius_scaling_holds_and_fails_when_scaling_before_the_step():
     ok = bc.frobenius_scaling_run(steps=3)
-    assert ok["worst_rel_dev_from_target"] <= 64 * 1024 * EPS
+    assert ok["worst_rel_dev_from_target"] <= 64 * 1024 * EPS64
     bad = bc.frobenius_scaling_run(steps=3, scale_before_step=True)  # order bug
     assert bad["worst_rel_dev_from_target"] > 1e-3
 
@@ -64,7 +64,7 @@ class _SigmaSquaredScaling(NormScaling):
     @torch.no_grad()
     def step(self) -> None:
         for i, (w, t) in enumerate(zip(self.weights, self.targets)):
-            res = sp.power_iteration(w.detach(), rtol=1e-4, max_iters=100)
+            res = spectral.power_iteration(w.detach(), rtol=1e-4, max_iters=100)
             w.add_((t - res.sigma ** 2) * torch.outer(res.u, res.v))
             self.last_residuals[i] = res.residual
 

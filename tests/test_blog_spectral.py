@@ -1,6 +1,7 @@
-"""normtheory.claims.blog_spectral: each claim's property holds for the library and FAILS for a
-deliberately broken variant; corrected claims replay from their JSON evidence (and a tampered
-counterexample gives other numbers). Test names carry the claim id (``pytest -k BLOG_power_gram``)."""
+"""normtheory.claims.blog_spectral (the rank-one correction and the initialisation): each claim's
+property holds for the library and FAILS for a deliberately broken variant; the corrected claim replays
+from its JSON evidence (and a tampered counterexample gives other numbers). Test names carry the claim
+id (``pytest -k BLOG_rank1_decreases``)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ import pytest
 import torch
 from hypothesis import example, given, strategies as st
 
-from normtheory import spectral as sp
-from normtheory.claims import blog_spectral as bs
+from normtheory import spectral
+from normtheory.claims import blog_spectral as rank_one
+from normtheory.random_matrices import with_spectrum
 from normtheory.registry import Verdict
-from normtheory.roundoff import EPS64 as EPS
+from normtheory.roundoff import EPS64
 
 
 def _json(evidence) -> dict:
@@ -34,123 +36,68 @@ def _same_numbers(a: dict, b: dict) -> bool:
                                         for k in a)
 
 
-# ------------------------------------------------------------------------------ BLOG-power-gram
-
-def test_BLOG_power_gram_eigenvalue_is_sigma_squared():
-    found = bs.gram_eigen_vs_singular(cases=10)
-    assert found["max_rel_err_lambda_vs_sigma_sq"] <= bs._GRAM_TOL
-    assert found["max_rel_err_lambda_vs_sigma"] > 0.1  # the blog's reading is off
-    assert bs.power_gram_evidence(found).verdict is Verdict.CORRECTED
-
-
-def test_BLOG_power_gram_fails_for_the_smallest_eigenpair():
-    # broken: eigh sorts ascending; taking column 0 is the classic off-by-order bug
-    def smallest(G):
-        lam, vecs = np.linalg.eigh(G)
-        return float(lam[0]), vecs[:, 0]
-
-    found = bs.gram_eigen_vs_singular(cases=10, eigenpair=smallest)
-    assert found["max_rel_err_lambda_vs_sigma_sq"] > 1e-3
-    assert bs.power_gram_evidence(found).verdict is Verdict.REFUTED
-
-
-def test_BLOG_power_gram_as_stated_branch_passes_for_the_square_root():
-    # the verdict follows the measurement: sqrt(lambda_max) is sigma_1, so "as stated" would pass
-    def rooted(G):
-        lam, vec = bs.top_gram_eigenpair(G)
-        return math.sqrt(lam), vec
-
-    found = bs.gram_eigen_vs_singular(cases=10, eigenpair=rooted)
-    assert bs.power_gram_evidence(found).verdict is Verdict.CONFIRMED
-
-
-def test_BLOG_power_gram_replay_reproduces_and_detects_tampering():
-    record = _json(bs.check_power_gram())
-    _names_its_recipe(record["counterexample"])
-    assert _same_numbers(bs.replay_power_gram(record), record["counterexample"]["result"])
-    tampered = copy.deepcopy(record)
-    tampered["counterexample"]["singular_values"][0] *= 1.5
-    assert not _same_numbers(bs.replay_power_gram(tampered), record["counterexample"]["result"])
-
-
-def test_BLOG_power_gram_record_needs_its_fields():
-    with pytest.raises(ValueError, match="bases_seed"):
-        bs.matrix_from_record({"rows": 3, "cols": 3, "singular_values": [1.0, 1.0, 1.0]})
-
-
-# ------------------------------------------------------------------------------ BLOG-power-rate
-
-def test_BLOG_power_rate_bound_holds_and_fails_for_broken_estimator():
-    ok = bs.power_rate(gaps=(0.9,), steps=24)
-    assert ok["worst_ratio_to_bound"] <= 1.0
-    # broken: half as many steps as claimed (a power step on W instead of W^T W halves the exponent)
-    broken = bs.power_rate(gaps=(0.9,), steps=24,
-                           estimator=lambda W, v, k: sp.power_iteration(W, iters=k // 2, v0=v).v if k >= 2 else v)
-    assert broken["worst_ratio_to_bound"] > 1.0
-
-
 # ------------------------------------------------------- BLOG-rank1-spectrum / caveat / decreases
 
 def test_BLOG_rank1_spectrum_holds_and_fails_for_sigma_squared():
-    ok = bs.correction_spectrum(cases=10)
-    assert ok["worst_over_scale"]["spectrum"] <= bs._SPEC_TOL
+    ok = rank_one.correction_spectrum(cases=10)
+    assert ok["worst_over_scale"]["spectrum"] <= rank_one._SPEC_TOL
 
     def broken(W, t, *, u, v):  # uses sigma^2 for sigma
         s = float(u @ W @ v)
         return W + (t - s * s) * torch.outer(u, v)
 
-    bad = bs.correction_spectrum(broken, cases=10)
+    bad = rank_one.correction_spectrum(broken, cases=10)
     assert bad["worst_over_scale"]["spectrum"] > 1e-3
 
 
 def test_BLOG_rank1_caveat_norm_is_max_and_fails_for_whole_matrix_rescaling():
-    ok = bs.correction_spectrum(cases=12)
-    assert ok["worst_over_scale"]["spectral_norm_vs_max"] <= bs._SPEC_TOL
+    ok = rank_one.correction_spectrum(cases=12)
+    assert ok["worst_over_scale"]["spectral_norm_vs_max"] <= rank_one._SPEC_TOL
     assert ok["cases_sigma2_above_target"] > 0
 
     def rescale(W, t, *, u, v):  # broken: scales the whole matrix (norm always t, no caveat)
         return W * (t / float(u @ W @ v))
 
-    bad = bs.correction_spectrum(rescale, cases=12)
+    bad = rank_one.correction_spectrum(rescale, cases=12)
     assert bad["worst_over_scale"]["spectral_norm_vs_max"] > 1e-3
 
 
 def test_BLOG_rank1_decreases_is_corrected_and_fails_for_a_sign_error():
-    ok = bs.correction_spectrum(cases=12)
+    ok = rank_one.correction_spectrum(cases=12)
     assert ok["increase_example"] is not None
     assert ok["tie_example"]["result"]["new_norm"] == pytest.approx(1.0, rel=1e-14)  # tie: no decrease
-    assert bs.rank1_decreases_evidence(ok).verdict is Verdict.CORRECTED
+    assert rank_one.rank1_decreases_evidence(ok).verdict is Verdict.CORRECTED
 
     def flipped(W, t, *, u, v):  # broken: (sigma - t) instead of (t - sigma)
         return W + (float(u @ W @ v) - t) * torch.outer(u, v)
 
-    bad = bs.correction_spectrum(flipped, cases=12)
-    assert bs.rank1_decreases_evidence(bad).verdict is Verdict.REFUTED
+    bad = rank_one.correction_spectrum(flipped, cases=12)
+    assert rank_one.rank1_decreases_evidence(bad).verdict is Verdict.REFUTED
 
 
 def test_BLOG_rank1_decreases_replay_reproduces_and_detects_tampering():
-    record = _json(bs.check_rank1_decreases())
+    record = _json(rank_one.check_rank1_decreases())
     ce = record["counterexample"]
     _names_its_recipe(ce)
     assert ce["target"] > ce["result"]["sigma_1"]  # the counterexample is an increase
-    assert _same_numbers(bs.replay_rank1_decreases(record), ce["result"])
+    assert _same_numbers(rank_one.replay_rank1_decreases(record), ce["result"])
     tampered = copy.deepcopy(record)
     tampered["counterexample"]["target"] *= 1.1
-    assert not _same_numbers(bs.replay_rank1_decreases(tampered), ce["result"])
+    assert not _same_numbers(rank_one.replay_rank1_decreases(tampered), ce["result"])
 
 
 # ------------------------------------------------------------------------------ BLOG-rank1-error
 
 def test_BLOG_rank1_error_bracket_holds_and_fails_without_residual_term():
-    ok = bs.correction_error_propagation(steps=(1, 3))
+    ok = rank_one.correction_error_propagation(steps=(1, 3))
     assert ok["worst_outside_bracket"] == 0.0
 
     def no_rho(W, t, v):  # broken: forgets the residual term
-        b = sp.correction_bounds(W, t, v)
+        b = spectral.correction_bounds(W, t, v)
         b["upper"] = max(t, b["f"])
         return b
 
-    bad = bs.correction_error_propagation(steps=(1, 3), bracket=no_rho)
+    bad = rank_one.correction_error_propagation(steps=(1, 3), bracket=no_rho)
     assert bad["worst_outside_bracket"] > 0.0
 
 
@@ -160,14 +107,14 @@ def test_BLOG_rank1_error_bracket_holds_and_fails_without_residual_term():
 def test_BLOG_rank1_error_bracket_property(seed, m, n, t, gap, k):
     rng = np.random.default_rng(seed)
     s = np.concatenate([[1.0, gap], gap * np.sort(rng.uniform(0, 1, min(m, n) - 2))[::-1]])
-    W, _, _ = bs.with_spectrum(m, n, s, rng)
-    v = sp.power_iteration(W, iters=k, v0=torch.from_numpy(rng.standard_normal(n))).v
-    b = sp.correction_bounds(W, t, v)
+    W, _, _ = with_spectrum(m, n, s, rng)
+    v = spectral.power_iteration(W, iters=k, v0=torch.from_numpy(rng.standard_normal(n))).v
+    b = spectral.correction_bounds(W, t, v)
     sig = float(torch.linalg.vector_norm(W @ v))
     u = W @ v / sig
     Wc = W + (t - sig) * torch.outer(u, v)
     true = float(torch.linalg.matrix_norm(Wc, ord=2))
-    tol = 64 * (m + n) * EPS * max(t, 1.0)  # SVD and rank-one update round-off
+    tol = 64 * (m + n) * EPS64 * max(t, 1.0)  # SVD and rank-one update round-off
     assert b["lower"] - tol <= true <= b["upper"] + tol
     assert b["upper"] <= max(t, b["f"]) + b["rho"] + tol
     assert abs(float(torch.linalg.vector_norm(Wc @ v)) - t) <= tol  # W' v = t u exactly
@@ -177,11 +124,11 @@ def test_BLOG_rank1_error_bracket_property(seed, m, n, t, gap, k):
 
 def test_BLOG_init_norms_hold_and_fail_for_unscaled_init():
     shapes = [(16, 4, 3, 3), (8, 20), (20, 8)]
-    ok = bs.init_norms(shapes=shapes)
-    assert ok["worst_spec"] <= 64 * 4608 * EPS and ok["worst_fro"] <= 64 * 4608 * EPS
+    ok = rank_one.init_norms(shapes=shapes)
+    assert ok["worst_spec"] <= 64 * 4608 * EPS64 and ok["worst_fro"] <= 64 * 4608 * EPS64
 
     def unscaled(w, generator=None):
         return torch.nn.init.orthogonal_(w, generator=generator)
 
-    bad = bs.init_norms(unscaled, shapes=shapes)
+    bad = rank_one.init_norms(unscaled, shapes=shapes)
     assert bad["worst_spec"] > 0.1

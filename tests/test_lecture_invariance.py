@@ -10,8 +10,9 @@ import torch
 from hypothesis import given, strategies as st
 
 from normtheory import reparam
+from normtheory.batch_norm_rescaling import bn_eps_sweep, bn_unit_rescaling, cancellation_factor
 from normtheory.claims import lecture_invariance as li
-from normtheory.claims._roundoff import centered_tolerance
+from normtheory.roundoff import centered_tolerance
 
 
 def _no_mean(x):  # a "BN" that forgets to subtract the batch mean
@@ -30,27 +31,27 @@ def _whole_batch_norm(x):  # statistics over all channels together instead of pe
 def test_L5_bn_unit_rescaling_is_exact(seed, batch, units, log_gamma):
     x = torch.from_numpy(np.random.default_rng(seed).standard_normal((batch, units)))
     gamma = torch.tensor([10.0**e for e in log_gamma[:units]], dtype=torch.float64)
-    kappa = li._kappa(x, x.abs())
+    kappa = cancellation_factor(x, x.abs())
     err = (reparam.batch_norm(x * gamma) - reparam.batch_norm(x)).abs().max().item()
     assert err <= centered_tolerance(1, batch, kappa)
 
 
 def test_L5_bn_unit_rescaling_property_on_library():
-    found = li.bn_unit_rescaling(reparam.batch_norm, cases=30)
+    found = bn_unit_rescaling(reparam.batch_norm, cases=30)
     assert found["worst_err_over_tol"] <= 1.0 and found["negative_entry_changes_output"]
 
 
 def test_L5_bn_unit_rescaling_fails_without_variance_division():
-    found = li.bn_unit_rescaling(reparam.batch_center, cases=30)  # centering alone is not scale invariant
+    found = bn_unit_rescaling(reparam.batch_center, cases=30)  # centering alone is not scale invariant
     assert found["worst_err_over_tol"] > 1.0
 
 
 def test_L5_bn_unit_rescaling_fails_with_statistics_over_all_channels():
-    assert li.bn_unit_rescaling(_whole_batch_norm, cases=30)["worst_err_over_tol"] > 1.0
+    assert bn_unit_rescaling(_whole_batch_norm, cases=30)["worst_err_over_tol"] > 1.0
 
 
 def test_L5_bn_unit_rescaling_fails_for_sign_blind_variant():
-    found = li.bn_unit_rescaling(lambda x: reparam.batch_norm(x).abs(), cases=30)
+    found = bn_unit_rescaling(lambda x: reparam.batch_norm(x).abs(), cases=30)
     assert not found["negative_entry_changes_output"]
 
 
@@ -81,9 +82,9 @@ def test_L5_bn_eps_claim_refuted_on_broken_library(monkeypatch):
 # --- bn_eps_sweep (used by the torch conformance claim CONF-torch-batch-norm-eps) --------------------
 
 def test_CONF_torch_batch_norm_eps_factor_formula_and_eps_on_the_std_fails():
-    found = li.bn_eps_sweep(lambda x, eps: reparam.batch_norm(x, eps=eps))
+    found = bn_eps_sweep(lambda x, eps: reparam.batch_norm(x, eps=eps))
     assert found["worst_formula_err_over_tol"] <= 1.0 and found["max_change"] > 0.1
-    wrong = li.bn_eps_sweep(lambda x, eps: reparam.batch_center(x) / (x.std(dim=0, unbiased=False) + eps))
+    wrong = bn_eps_sweep(lambda x, eps: reparam.batch_center(x) / (x.std(dim=0, unbiased=False) + eps))
     assert wrong["worst_formula_err_over_tol"] > 1.0
 
 

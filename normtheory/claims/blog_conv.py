@@ -4,7 +4,7 @@ Source: the blog (``000_c4f6666b093bc660.txt``), "Norm Scaling" (conv weights vi
 ``out x in*kh*kw``; the two scaling rules and the note that the spectral update does not enforce
 the target when sigma_2 exceeds it) and "Conclusion" (the reshaping "may not have been an accurate
 reflection"). torch's own ``spectral_norm`` is a conformance claim in
-:mod:`normtheory.claims.conformance_torch` (its source is torch's documentation).
+:mod:`normtheory.claims.conformance_torch_spectral_norm` (its source is torch's documentation).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Callable
 import torch
 from torch import nn
 
-from normtheory import spectral as sp
+from normtheory import spectral
 from normtheory._threads import single_thread
 from normtheory.registry import BLOG, Evidence, Verdict, claim, decide
-from normtheory.roundoff import EPS64 as EPS
+from normtheory.roundoff import EPS64
 from normtheory.scaling import NormScaling, scaled_orthogonal_, scaled_orthogonal_init_
 
 # ResNet-34 (CIFAR stem) 3x3 layer shapes: (out, in, stride, CIFAR input size). The quick check
@@ -36,8 +36,8 @@ def conv_norm(w: torch.Tensor, n: int, *, stride: int, padding_mode: str, rtol: 
     """The layer's operator norm on ``n x n`` inputs (padding 1): exact (FFT) for circular padding,
     the power-iteration estimate (a lower bound) for zero padding."""
     if padding_mode == "circular":
-        return sp.conv2d_operator_norm(w, n, padding=1, padding_mode="circular").sigma
-    return sp.conv2d_operator_norm(w, n, stride=stride, padding=1, rtol=rtol, max_iters=300,
+        return spectral.conv2d_operator_norm(w, n, padding=1, padding_mode="circular").sigma
+    return spectral.conv2d_operator_norm(w, n, stride=stride, padding=1, rtol=rtol, max_iters=300,
                                    generator=generator).sigma
 
 
@@ -56,7 +56,7 @@ def conv_vs_reshape(*, shrink: int = 16, max_size: int = 6, seed: int = 0, rtol:
                 w = torch.randn(o, i, 3, 3, dtype=torch.float64, generator=g)
             else:
                 scaled_orthogonal_(w, generator=g)
-            wm = float(sp.spectral_norm_reference(sp.as_matrix(w)))
+            wm = float(spectral.spectral_norm_reference(spectral.as_matrix(w)))
             zero = operator_norm(w, n, stride=stride, padding_mode="zeros", rtol=rtol, generator=g)
             row = {"layer": [out_c, in_c, stride, size], "run": [o, i, n], "init": init, "reshape": wm,
                    "zero_pad": zero, "ratio_zero": zero / wm}
@@ -67,7 +67,7 @@ def conv_vs_reshape(*, shrink: int = 16, max_size: int = 6, seed: int = 0, rtol:
     return {"rows": rows, "shrink": shrink, "max_size": max_size}
 
 
-_CONV_REL = 1e-3 + 64 * 1000 * EPS  # power-iteration rtol on the zero-padding estimate + FFT/SVD round-off
+_CONV_REL = 1e-3 + 64 * 1000 * EPS64  # power-iteration rtol on the zero-padding estimate + FFT/SVD round-off
 
 
 def conv_reshape_evidence(found: dict) -> Evidence:
@@ -80,7 +80,6 @@ def conv_reshape_evidence(found: dict) -> Evidence:
     holds = bool(differs) and circ_ok and upper_ok
     ratios_c = [r["ratio_circular"] for r in rows if "ratio_circular" in r]
     ratios_z = [r["ratio_zero"] for r in rows]
-    worst = max(rows, key=lambda r: abs(r["ratio_zero"] - 1))
     return Evidence(
         verdict=decide(holds_as_stated=holds),
         key=f"||conv||/||W_mat||: circular {min(ratios_c):.2f}..{max(ratios_c):.2f}, "
@@ -167,7 +166,7 @@ def frobenius_scaling_run(*, steps: int = 20, seed: int = 0, scale_before_step: 
 )
 def check_frobenius_scaling() -> Evidence:
     found = frobenius_scaling_run()
-    tol = 64 * 1024 * EPS  # one norm (<= 1024 terms) and one scaling per step; errors do not accumulate
+    tol = 64 * 1024 * EPS64  # one norm (<= 1024 terms) and one scaling per step; errors do not accumulate
     return Evidence(verdict=decide(holds_as_stated=found["worst_rel_dev_from_target"] <= tol),
                     key=f"max | ||W||_F/target - 1 | = {found['worst_rel_dev_from_target']:.1g}",
                     measured={**found, "protocol": MLP_PROTOCOL}, tolerance=tol,
@@ -200,7 +199,7 @@ def spectral_scaling_run(*, steps: int = 20, seed: int = 0, make_scaler: Callabl
             s1, s2 = float(before[i][0]), float(before[i][1])
             new = float(torch.linalg.svdvals(w.detach())[0])
             rho = float(scaler.last_residuals[i])
-            roundoff = 64 * sum(w.shape) * EPS * max(t, s1)  # SVDs and the rank-one update
+            roundoff = 64 * sum(w.shape) * EPS64 * max(t, s1)  # SVDs and the rank-one update
             excess = abs(new - max(t, s2)) - 2 * rho - roundoff
             worst_excess = max(worst_excess, excess / t)
             worst_rel_dev = max(worst_rel_dev, abs(new / t - 1))

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from normtheory.registry import BLOG, Evidence, Verdict, claim, decide
-from normtheory.roundoff import EPS64 as EPS
+from normtheory.roundoff import EPS64
 
 __all__ = ["frobenius_normalised", "unit_sums_case", "frobenius_unit_sums", "replay_frobenius_sum",
            "penalised_gd_step", "frobenius_penalty_grad", "gd_roundoff_floor", "rank_instance_run",
@@ -68,7 +68,7 @@ def replay_frobenius_sum(evidence_json: dict) -> dict[str, float]:
     return unit_sums_case(evidence_json["counterexample"])
 
 
-_SUM_TOL = 64 * 20 * EPS  # SVD backward error ~ c n eps ||W||, n < 20
+_SUM_TOL = 64 * 20 * EPS64  # SVD backward error ~ c n eps ||W||, n < 20
 
 
 def frobenius_sum_evidence(found: dict) -> Evidence:
@@ -169,7 +169,7 @@ def gd_roundoff_floor(sigma_1: float, lam: float, lr: float, steps: int) -> floa
     directions forget an error at rate (1 - lr lam) per step, so at most 1/(lr lam) steps' worth
     accumulates (``steps``' worth without a penalty)."""
     memory = steps if lam <= 0 else min(steps, 1.0 / (lr * lam))
-    return 64 * EPS * sigma_1 * memory
+    return 64 * EPS64 * sigma_1 * memory
 
 
 def rank_instance_run(instance: dict[str, Any], *, penalty_grad: Callable = frobenius_penalty_grad) -> dict:

@@ -2,79 +2,22 @@
 
 Source: Grosse, CSC 2541 Lecture 5 (``002_cd849d122e313ad8.txt``), slides "Implicit Learning Rate
 Decay" (BN(A W^T) = BN(A W^T Gamma) for diagonal Gamma > 0) and "A Wrinkle" (BN applied to the next
-layer's pre-activations makes the layer invariant to rescaling and shifting its input).
+layer's pre-activations makes the layer invariant to rescaling and shifting its input). The
+per-unit rescaling measurements are :mod:`normtheory.batch_norm_rescaling` (shared with the
+conformance claims on torch's batch_norm); derivations: ``proofs/invariance_eps.py``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 
 from normtheory import reparam
-from normtheory.claims._roundoff import EPS64, centered_tolerance
+from normtheory.batch_norm_rescaling import BatchNorm, bn_unit_rescaling, pre_activations
 from normtheory.registry import LECTURE, Evidence, Verdict, claim, decide
-
-BatchNorm = Callable[[torch.Tensor], torch.Tensor]
-
-
-def _kappa(x: torch.Tensor, magnitude: torch.Tensor) -> float:
-    """Cancellation factor per channel (columns): (max |a||w| path sum) / batch std, worst channel."""
-    std = (x - x.mean(dim=0)).square().mean(dim=0).sqrt()
-    return float((magnitude.amax(dim=0) / std).max())
-
-
-def _layer(a: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """Pre-activations A W^T and the cancellation factor of computing them (n_sum = d)."""
-    return a @ w.T, _kappa(a @ w.T, a.abs() @ w.abs().T)
-
-
-def bn_unit_rescaling(bn: BatchNorm, *, cases: int = 100, seed: int = 3) -> dict:
-    """BN(A W^T Gamma) vs BN(A W^T) for random positive diagonal Gamma, and for a Gamma with one
-    negative entry (worst error in units of the round-off bound)."""
-    rng = np.random.default_rng(seed)
-    worst_pos, worst_case, neg_changes = 0.0, None, True
-    for i in range(cases):
-        batch, d, units = int(rng.integers(2, 33)), int(rng.integers(1, 17)), int(rng.integers(1, 9))
-        a = torch.from_numpy(rng.standard_normal((batch, d)))
-        w = torch.from_numpy(rng.standard_normal((units, d)) * 10.0 ** rng.uniform(-50, 50))
-        gamma = torch.from_numpy(10.0 ** rng.uniform(-50, 50, size=units))
-        x, kappa = _layer(a, w)
-        tol = centered_tolerance(d + 1, batch, kappa)
-        err = float((bn(x * gamma) - bn(x)).abs().max()) / tol
-        if err > worst_pos:
-            worst_pos, worst_case = err, {"seed": seed, "case": i, "batch": batch, "d": d, "units": units}
-        flipped = gamma.clone()
-        flipped[0] = -flipped[0]
-        neg_changes &= float((bn(x * flipped) - bn(x)).abs().max()) > tol
-    return {"worst_err_over_tol": worst_pos, "worst_case": worst_case,
-            "negative_entry_changes_output": neg_changes}
-
-
-def bn_eps_factor(gamma: float, var: float, eps: float) -> float:
-    """Exact factor by which BN_eps's output for one channel changes when the channel is scaled by
-    gamma > 0: gamma sqrt(v + eps) / sqrt(gamma^2 v + eps)."""
-    return gamma * np.sqrt(var + eps) / np.sqrt(gamma**2 * var + eps)
-
-
-def bn_eps_sweep(bn_eps: Callable[[torch.Tensor, float], torch.Tensor], *, seed: int = 4) -> dict:
-    rng = np.random.default_rng(seed)
-    x = torch.from_numpy(rng.standard_normal((64, 1)))
-    var = float(x.var(unbiased=False))
-    rows, worst_formula = [], 0.0
-    for eps_over_var in (1e-5, 1e-3, 1e-1, 1.0):
-        eps = eps_over_var * var
-        base = bn_eps(x, eps)
-        for gamma in np.logspace(-3, 3, 13):
-            measured = float(torch.linalg.vector_norm(bn_eps(gamma * x, eps)) / torch.linalg.vector_norm(base))
-            predicted = bn_eps_factor(float(gamma), var, eps)
-            tol = centered_tolerance(1, 64, _kappa(x, x.abs())) * (1 + predicted)
-            worst_formula = max(worst_formula, abs(measured - predicted) / tol)
-            rows.append((eps_over_var, float(gamma), measured, predicted))
-    return {"worst_formula_err_over_tol": worst_formula,
-            "max_change": max(abs(r[2] - 1) for r in rows), "rows": rows}
+from normtheory.roundoff import EPS64, centered_tolerance
 
 
 @claim(
@@ -98,7 +41,7 @@ def check_bn_unit_rescaling() -> Evidence:
             f"changes output: {found['negative_entry_changes_output']}",
         measured=found,
         tolerance=1.0,
-        tolerance_reason="errors in units of _roundoff.centered_tolerance(d+1, batch, kappa), "
+        tolerance_reason="errors in units of roundoff.centered_tolerance(d+1, batch, kappa), "
                          "kappa from |A||W|^T over the batch std",
         counterexample=None if holds else found["worst_case"],
     )
@@ -222,17 +165,17 @@ def bn_input_transforms(bn: BatchNorm, *, cases: int = 100, seed: int = 5) -> di
         batch, d, units = int(rng.integers(4, 33)), int(rng.integers(2, 17)), int(rng.integers(1, 9))
         a = torch.from_numpy(rng.standard_normal((batch, d)))
         w = torch.from_numpy(rng.standard_normal((units, d)))
-        x, kappa = _layer(a, w)
+        x, kappa = pre_activations(a, w)
         base = bn(x)
         shift = torch.from_numpy(rng.uniform(-100, 100, size=d))
         scale = float(10.0 ** rng.uniform(-30, 30))
         per_feature = torch.from_numpy(10.0 ** rng.uniform(-1, 1, size=d))
         for name, a2 in (("shift", a + shift), ("positive_scalar", scale * a)):
-            x2, kappa2 = _layer(a2, w)
+            x2, kappa2 = pre_activations(a2, w)
             tol = centered_tolerance(d + 1, batch, max(kappa, kappa2))
             worst[name] = max(worst[name], float((bn(x2) - base).abs().max()) / tol)
         for name, a2 in (("negative_scalar", -scale * a), ("per_feature", a * per_feature)):
-            x2, kappa2 = _layer(a2, w)
+            x2, kappa2 = pre_activations(a2, w)
             tol = centered_tolerance(d + 1, batch, max(kappa, kappa2))
             changed[name] += float((bn(x2) - base).abs().max()) > tol
     return {"worst_err_over_tol": worst, "cases_changed": changed, "cases": cases}
@@ -308,7 +251,7 @@ def check_bn_input_shift_rescale() -> Evidence:
             f"{found['cases_changed']['per_feature']}/{found['cases']}",
         measured={**found, "trajectory": trajectory},
         tolerance=1.0,
-        tolerance_reason="errors in units of _roundoff.centered_tolerance with kappa of both inputs; "
+        tolerance_reason="errors in units of roundoff.centered_tolerance with kappa of both inputs; "
                          "gradients in units of shifted_input_gradients' backward-pass bound",
         counterexample=None if holds else {**found, "trajectory": trajectory},
     )
