@@ -93,3 +93,22 @@ def test_PAPER_fig6_rate_root_matches_torch_and_momentum_free_rate_misses_50k():
     # the rate without the momentum's 1/(1 - mu) amplification puts the failure past 100k iterations
     slow = pf.resnet50_failure_iterations(th, wrong["rate_per_iter"])
     assert all(min(v["iterations"]) > 100_000 for v in slow.values())
+
+
+def test_PAPER_sec51_gradient_label_exact_gradient_would_pass_and_lr_squared_fails():
+    from normtheory import jacobians
+
+    found = pf.sec51_gaps(cases=8)
+    assert found["vs_gradient_over_tol"] > 1 and found["vs_lr_times_eq14_over_tol"] <= 1
+    exact = pf.sec51_gaps(cases=8, expression=lambda w, g, lr: jacobians.wn_vjp(w, g))
+    assert exact["vs_gradient_over_tol"] <= 1
+    squared = pf.sec51_gaps(cases=8, expression=lambda w, g, lr: lr * pf.sec51_expression(w, g, lr))
+    assert squared["vs_lr_times_eq14_over_tol"] > 1
+
+
+def test_PAPER_sec51_gradient_label_replays_and_tampered_record_differs():
+    ev = json.loads(json.dumps(pf.check_sec51_gradient_label().to_json()))
+    assert pf.replay_sec51(ev) == ev["counterexample"]["reproduces"]
+    bad = copy.deepcopy(ev)
+    bad["counterexample"]["lr"] = 0.2
+    assert pf.replay_sec51(bad) != ev["counterexample"]["reproduces"]

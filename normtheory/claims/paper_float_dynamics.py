@@ -1,5 +1,5 @@
 """Paper: where the weight norm goes during training, and where float32 gives up (Secs. 3.2, 4.2,
-5.1, Fig. 6).
+5.1, Fig. 6); and the expression Sec. 5.1 calls the gradient.
 
 Source: Li, Chen, Xia, Yang (``001_b5a1945cc2ea1296.txt``): Sec. 3.2's two bullets on the effective
 learning rate, Sec. 4.2 (L2 "continuously pushes k to 0"; Adam squares the gradient; Fig. 6's
@@ -31,7 +31,7 @@ from normtheory.registry import PAPER, Evidence, Verdict, claim, decide
 
 __all__ = ["minibatch_norms", "equilibrium_comparison", "growth_checks", "float32_thresholds",
            "adam_overflow", "decay_only_rate", "resnet50_failure_iterations", "replay_k_to_zero",
-           "RESNET50_CONV_SHAPES"]
+           "RESNET50_CONV_SHAPES", "sec51_expression", "sec51_gaps", "replay_sec51"]
 
 FLT_MAX = float(torch.finfo(torch.float32).max)
 
@@ -351,4 +351,86 @@ def check_fig6_rate() -> Evidence:
         tolerance_reason="alpha measured from the last 150 of 600 float64 steps of log||W|| (the second root, "
                          "~mu/alpha = 0.9, has decayed by 0.9^450 = 3e-21): round-off ~1e-14 relative",
         counterexample=None if holds else {"rate": rate, "predicted_range": [lo, hi]},
+    )
+
+
+# --- Sec. 5.1: the expression called the gradient -------------------------------------------------
+
+def sec51_expression(w: torch.Tensor, g: torch.Tensor, lr: float) -> torch.Tensor:
+    """Sec. 5.1's expression as printed: lr/||W|| (1 - W_i^2/sum_j W_j^2) dL/dA_i (per row)."""
+    k = torch.linalg.vector_norm(w, dim=1, keepdim=True)
+    return lr / k * (1 - w * w / k**2) * g
+
+
+def sec51_gaps(*, lr: float = 0.1, cases: int = 40, seed: int = 9, expression=sec51_expression) -> dict:
+    """The printed expression against autograd's dL/dW through W/||W|| (what it is called) and against
+    lr times Eq. (14) as printed (PAPER-wn-gradient's formula); and k dL/dW(kA) over k in 1e-6..1e6
+    (the 1/k growth the sentence concludes), each in units of its round-off bound."""
+    from normtheory.claims.paper_gradients import paper_wn_grad
+
+    rng = np.random.default_rng(seed)
+    worst_grad, worst_step, worst_law = 0.0, 0.0, 0.0
+    for _ in range(cases):
+        n = int(rng.integers(2, 30))
+        w = torch.from_numpy(rng.standard_normal((2, n)) * 10.0 ** rng.uniform(-3, 3))
+        g = torch.from_numpy(rng.standard_normal((2, n)))
+        wr = w.clone().requires_grad_(True)
+        a = wr / torch.linalg.vector_norm(wr, dim=1, keepdim=True)
+        (grad,) = torch.autograd.grad((a * g).sum(), wr)
+        expr = expression(w, g, lr)
+        k = torch.linalg.vector_norm(w, dim=1, keepdim=True)
+        tol = 4 * (n + 8) * EPS64 * float(torch.linalg.vector_norm(g)) / float(k.min())
+        worst_grad = max(worst_grad, float((expr - grad).abs().max()) / tol)
+        worst_step = max(worst_step, float((expr - lr * paper_wn_grad(w, g)).abs().max()) / (lr * tol))
+        for c in (1e-6, 1e6):
+            wc = (c * w).requires_grad_(True)
+            ac = wc / torch.linalg.vector_norm(wc, dim=1, keepdim=True)
+            (gc,) = torch.autograd.grad((ac * g).sum(), wc)
+            worst_law = max(worst_law, float((c * gc - grad).abs().max()) / (4 * tol))
+    return {"vs_gradient_over_tol": worst_grad, "vs_lr_times_eq14_over_tol": worst_step,
+            "one_over_k_law_over_tol": worst_law, "lr": lr}
+
+
+def replay_sec51(evidence: dict) -> dict:
+    ce = evidence["counterexample"]
+    w = torch.tensor(ce["w"], dtype=torch.float64)
+    g = torch.tensor(ce["g"], dtype=torch.float64)
+    wr = w.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad((wr / torch.linalg.vector_norm(wr, dim=1, keepdim=True) * g).sum(), wr)
+    expr = sec51_expression(w, g, ce["lr"])
+    return {"expression": expr.reshape(-1).tolist(), "gradient": grad.reshape(-1).tolist()}
+
+
+@claim(
+    "PAPER-sec51-gradient-label",
+    document=PAPER,
+    ref="Sec. 5.1 (the sentence before Eq. (25))",
+    statement="The L2 term drives k = ||W|| close to 0, making the gradient dL/dW_i = eta/||W|| (1 - W_i^2/sum_j W_j^2) "
+              "dL/dA_i go to infinity.",
+    checked="The printed expression against autograd's dL/dW through W/||W|| (float64, 40 seeded cases, lr 0.1, "
+            "tolerance 4(n+8) eps ||g||/||W||), against lr times Eq. (14) as printed, and the 1/k law "
+            "c dL/dW(cW) = dL/dW(W) for c = 1e-6, 1e6. Eq. (14)'s own element-wise form is PAPER-wn-gradient's.",
+    expect=Verdict.CORRECTED,
+    replay=replay_sec51,
+)
+def check_sec51_gradient_label() -> Evidence:
+    found = sec51_gaps()
+    as_written = found["vs_gradient_over_tol"] <= 1
+    corrected_ok = found["vs_lr_times_eq14_over_tol"] <= 1 and found["one_over_k_law_over_tol"] <= 1
+    gen = torch.Generator().manual_seed(10)
+    ce = {"w": torch.randn(1, 4, generator=gen, dtype=torch.float64).tolist(),
+          "g": torch.randn(1, 4, generator=gen, dtype=torch.float64).tolist(), "lr": 0.1,
+          "recipe": "expression = lr/||W|| (1 - W^2/||W||^2) g; gradient = autograd of <W/||W||, g> in W; float64"}
+    ce["reproduces"] = replay_sec51({"counterexample": ce})
+    return Evidence(
+        verdict=decide(holds_as_stated=as_written, holds_corrected=not as_written and corrected_ok),
+        key=f"expression vs dL/dW: {found['vs_gradient_over_tol']:.2g} x tol; = lr x Eq. (14) "
+            f"({found['vs_lr_times_eq14_over_tol']:.2g} x tol); dL/dW scales as 1/k ({found['one_over_k_law_over_tol']:.2g} x tol)",
+        measured=found,
+        tolerance=1.0,
+        tolerance_reason="in units of 4(n+8) eps ||g||/||W||: the round-off of a projection of g divided by ||W||",
+        counterexample=ce,
+        corrected="The printed expression is the SGD step, lr times Eq. (14)'s element-wise form, not the gradient: "
+                  "dL/dW = (I - A A^T) dL/dA / ||W|| (no lr, and with the off-diagonal terms, see PAPER-wn-gradient). "
+                  "The conclusion stands: dL/dW scales exactly as 1/||W||, so it grows without bound as k -> 0.",
     )
