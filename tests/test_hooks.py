@@ -118,7 +118,7 @@ def adamw_vs_adam_with_hook(when: str, lam: float = 0.1, steps: int = STEPS) -> 
     attach_decoupled_decay(opt_b, list(b.parameters()), lam=lam, eps=0.0, dim=None, when=when)
     train(a, opt_a, steps=steps, after_step=sched[0].step)  # the decay reads the scheduled lr
     train(b, opt_b, steps=steps, after_step=sched[1].step)
-    return max(float((p - q).abs().max()) for p, q in zip(a.parameters(), b.parameters()))
+    return max(float((p - q).detach().abs().max()) for p, q in zip(a.parameters(), b.parameters()))
 
 
 def test_adam_with_the_decay_hook_is_adamw():
