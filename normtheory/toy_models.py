@@ -5,8 +5,14 @@
   per-step learning-rate factor (``torch.optim.lr_scheduler.LambdaLR``), a preset momentum buffer and
   explicit renormalization of each row after every step. It records the normalized weights, the
   per-row norms and the per-row effective learning rate lr_t/||v_j||^2 before each step.
+* :func:`train_full_batch`: :func:`train` on a model's full-batch loss ``net(V)`` (the same batch
+  every step, as Theorem 1's proof assumes), directions ``net.normalized(V)``.
 * :class:`MinibatchWN`: J(V) = cross-entropy(tanh(x_B WN(V)^T) U, y_B) on minibatches B of a fixed
-  data set: invariant to positive per-unit rescaling of V.
+  data set: invariant to positive per-unit rescaling of V; :func:`train_minibatch_wn` trains it on a
+  given sequence of minibatches.
+* :func:`amplification`: how much a small perturbation of the start grows along a run,
+  max_t |dir_t - dir'_t|_inf / delta (a measured condition number of the trajectory), with the
+  perturbed start from :func:`entrywise_perturbation` or :func:`directional_perturbation`.
 * :func:`atan2_run`: SGD on J(w) = atan2(w_2, w_1) in the plane, the exact model with a constant
   gradient norm: grad J(w) = (-w_2, w_1)/||w||^2 is orthogonal to w and ||grad J(w_hat)|| = 1.
 """
@@ -22,7 +28,8 @@ import torch
 from normtheory import reparam
 from normtheory._threads import single_thread
 
-__all__ = ["train", "MinibatchWN", "atan2_grad", "atan2_run", "OPTIMIZERS"]
+__all__ = ["train", "train_full_batch", "MinibatchWN", "train_minibatch_wn", "amplification",
+           "entrywise_perturbation", "directional_perturbation", "atan2_grad", "atan2_run", "OPTIMIZERS"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 
@@ -81,6 +88,37 @@ def train(loss: Callable[[torch.Tensor, int], torch.Tensor], v0: torch.Tensor, *
                 "effective_lr": torch.stack(eff) if eff else empty}
 
 
+def train_full_batch(net, v0: torch.Tensor, *, lr: float, steps: int, weight_decay: float = 0.0,
+                     momentum: float = 0.0, factor: Callable[[int], float] | None = None, optimizer: str = "sgd",
+                     betas: tuple[float, float] = (0.9, 0.999), adam_eps: float = 1e-8) -> dict[str, torch.Tensor]:
+    """:func:`train` on the full-batch loss ``net(V)`` (``net``: a callable with a ``normalized(V)``
+    method, e.g. :class:`normtheory.models.ScaleInvariantNet`), directions ``net.normalized(V_t)``,
+    learning-rate factor ``factor`` through LambdaLR. Returns :func:`train`'s dict."""
+    return train(lambda v, t: net(v), v0, steps=steps, lr=lr, normalize=net.normalized, optimizer=optimizer,
+                 weight_decay=weight_decay, momentum=momentum, betas=betas, adam_eps=adam_eps, lr_factor=factor)
+
+
+def amplification(directions_of: Callable[[torch.Tensor], torch.Tensor], v0: torch.Tensor,
+                  perturbed_v0: torch.Tensor, delta: float) -> float:
+    """max |directions_of(perturbed_v0) - directions_of(v0)|_inf / delta: how much a perturbation of
+    relative size ``delta`` of the start grows along the run (linear regime for small delta)."""
+    if not delta > 0:
+        raise ValueError(f"delta must be > 0, got {delta!r}")
+    return float((directions_of(v0) - directions_of(perturbed_v0)).abs().max()) / delta
+
+
+def entrywise_perturbation(v0: torch.Tensor, delta: float, seed: int) -> torch.Tensor:
+    """v0 (1 + delta z) entrywise, z standard normal from ``torch.Generator().manual_seed(seed)``."""
+    g = torch.Generator().manual_seed(seed)
+    return v0 * (1 + delta * torch.randn(v0.shape, generator=g, dtype=v0.dtype))
+
+
+def directional_perturbation(v0: torch.Tensor, delta: float, seed: int) -> torch.Tensor:
+    """v0 + delta ||v0|| z/||z||, z standard normal from ``torch.Generator().manual_seed(seed)``."""
+    z = torch.randn(v0.shape, generator=torch.Generator().manual_seed(seed), dtype=v0.dtype)
+    return v0 + delta * v0.norm() * z / z.norm()
+
+
 @dataclass
 class MinibatchWN:
     """J(V) = cross-entropy(tanh(x_B WN(V)^T) U, y_B) on minibatch B of a fixed data set (float64):
@@ -115,6 +153,20 @@ class MinibatchWN:
         p = v.detach().requires_grad_(True)
         (g,) = torch.autograd.grad(self.loss(p, idx), p)
         return g
+
+
+def train_minibatch_wn(model: MinibatchWN, v0: torch.Tensor, batches, *, lr: float, lam: float = 0.0,
+                       momentum: float = 0.0, multipliers=None, initial_buffer: torch.Tensor | None = None,
+                       project: bool = False) -> dict[str, torch.Tensor]:
+    """:func:`train` on the model's minibatches (step t uses ``batches[t]``): torch.optim.SGD on the raw
+    weight (coupled weight decay ``lam``), step t with learning rate ``lr * multipliers[t]``,
+    ``initial_buffer`` presetting the momentum buffer, ``project`` renormalizing each unit after every
+    step. Returns the normalized weights ``directions``, the per-unit squared norms ``norms_sq`` and
+    the per-unit effective LR lr_t/||w_j||^2 before each step ``effective_lr``."""
+    factor = None if multipliers is None else (lambda t: float(multipliers[t]))
+    out = train(lambda v, t: model.loss(v, batches[t]), v0, steps=len(batches), lr=lr, weight_decay=lam,
+                momentum=momentum, lr_factor=factor, initial_buffer=initial_buffer, project=project)
+    return {"directions": out["directions"], "norms_sq": out["norms"].square(), "effective_lr": out["effective_lr"]}
 
 
 def atan2_grad(w: np.ndarray) -> np.ndarray:

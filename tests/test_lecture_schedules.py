@@ -12,7 +12,8 @@ from hypothesis import example, given, strategies as st
 
 from normtheory import dynamics
 from normtheory.claims import lecture_schedules as ls
-from normtheory.claims._roundoff import EPS64
+from normtheory.roundoff import EPS64
+from normtheory.toy_models import train_minibatch_wn
 
 
 @given(lr=st.floats(1e-3, 1.0), lam=st.floats(1e-4, 0.1), mu=st.sampled_from([0.0, 0.5, 0.9]))
@@ -48,17 +49,17 @@ def test_L5_exp_lr_equivalence_fails_with_the_momentum_free_alpha():
     # broken schedule: alpha = 1 - lr lam (Theorem 1's) used with momentum 0.9
     model = ls.MinibatchWN(seed=1)
     v0, batches = model.init(), model.batches(15, 2)
-    a = ls.run_sgd(model, v0, batches, lr=0.1, lam=0.02, momentum=0.9)
+    a = train_minibatch_wn(model, v0, batches, lr=0.1, lam=0.02, momentum=0.9)
     wrong = dynamics.theorem1_multipliers(15, lr=0.1, lam=0.02)
-    b = ls.run_sgd(model, v0, batches, lr=0.1, momentum=0.9, multipliers=wrong)
+    b = train_minibatch_wn(model, v0, batches, lr=0.1, momentum=0.9, multipliers=wrong)
     assert float((a["directions"] - b["directions"]).abs().max()) > 1e-6
 
 
 def test_L5_counteract_lr_decay_explicit_normalization_gives_lr():
     model = ls.MinibatchWN(seed=2)
-    run = ls.run_sgd(model, model.init(scale=3.0), model.batches(10, 0), lr=0.3, project=True)
+    run = train_minibatch_wn(model, model.init(scale=3.0), model.batches(10, 0), lr=0.3, project=True)
     assert torch.allclose(run["effective_lr"][1:], torch.full_like(run["effective_lr"][1:], 0.3), rtol=1e-14)
-    plain = ls.run_sgd(model, model.init(scale=3.0), model.batches(10, 0), lr=0.3)
+    plain = train_minibatch_wn(model, model.init(scale=3.0), model.batches(10, 0), lr=0.3)
     assert not torch.allclose(plain["effective_lr"][1:], torch.full_like(plain["effective_lr"][1:], 0.3), rtol=1e-3)
 
 
@@ -122,12 +123,12 @@ def test_L5_counteract_lr_decay_fails_with_another_exponential_base():
 
 def test_L5_counteract_lr_decay_claim_refuted_when_projection_is_skipped(monkeypatch):
     # 'explicit normalization' that does not renormalize: the effective LR is no longer lr
-    original = ls.run_sgd
+    original = ls.train_minibatch_wn
 
     def no_projection(*args, project=False, **kw):
         return original(*args, **kw)
 
-    monkeypatch.setattr(ls, "run_sgd", no_projection)
+    monkeypatch.setattr(ls, "train_minibatch_wn", no_projection)
     assert ls.check_counteract_lr_decay().verdict.value == "refuted"
 
 

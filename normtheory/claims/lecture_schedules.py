@@ -12,31 +12,18 @@ overlap (SGD without momentum) the exponential schedule is the paper's Theorem 1
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import torch
 
-from normtheory._threads import single_thread
-
 from normtheory import dynamics
-from normtheory.toy_models import MinibatchWN, atan2_run, train
-from normtheory.claims._roundoff import EPS64
+from normtheory._threads import single_thread
 from normtheory.registry import LECTURE, Evidence, Verdict, claim, decide
+from normtheory.roundoff import EPS64
+from normtheory.toy_models import (MinibatchWN, amplification, atan2_run, directional_perturbation,
+                                   train_minibatch_wn)
 
 COUNTER = 'slide "Implicit Learning Rate Decay" (counteracting the implicit LR effect)'
-
-
-def run_sgd(model: MinibatchWN, v0: torch.Tensor, batches, *, lr: float, lam: float = 0.0,
-            momentum: float = 0.0, multipliers=None, initial_buffer: torch.Tensor | None = None,
-            project: bool = False) -> dict:
-    """normtheory.toy_models.train on the model's minibatches: torch.optim.SGD on the raw weight
-    (coupled weight decay ``lam``), step t with learning rate ``lr * multipliers[t]``,
-    ``initial_buffer`` presetting the momentum buffer, ``project`` renormalizing each unit after every
-    step. Returns the normalized weights, the per-unit squared norms and the per-unit effective LR
-    lr_t/||w_j||^2 before each step."""
-    factor = None if multipliers is None else (lambda t: float(multipliers[t]))
-    out = train(lambda v, t: model.loss(v, batches[t]), v0, steps=len(batches), lr=lr, weight_decay=lam,
-                momentum=momentum, lr_factor=factor, initial_buffer=initial_buffer, project=project)
-    return {"directions": out["directions"], "norms_sq": out["norms"].square(), "effective_lr": out["effective_lr"]}
 
 
 def _roundoff_unit(model: MinibatchWN) -> float:
@@ -46,13 +33,11 @@ def _roundoff_unit(model: MinibatchWN) -> float:
 
 
 def trajectory_amplification(model: MinibatchWN, v0, batches, **kw) -> float:
-    """How much a relative perturbation delta of the start grows along the weight-decay run:
-    max_t |dir_t - dir'_t|_inf / delta, with delta = 1e-9 (a measured condition number)."""
+    """How much a relative perturbation delta = 1e-9 of the start (toy_models.directional_perturbation,
+    seed 99) grows along the run: max_t |dir_t - dir'_t|_inf / delta (a measured condition number)."""
     delta = 1e-9
-    z = torch.randn(v0.shape, generator=torch.Generator().manual_seed(99), dtype=v0.dtype)
-    a = run_sgd(model, v0, batches, **kw)["directions"]
-    b = run_sgd(model, v0 + delta * v0.norm() * z / z.norm(), batches, **kw)["directions"]
-    return float((a - b).abs().max()) / delta
+    return amplification(lambda v: train_minibatch_wn(model, v, batches, **kw)["directions"], v0,
+                         directional_perturbation(v0, delta, seed=99), delta)
 
 
 def exp_lr_equivalence(model: MinibatchWN, *, lr: float, lam: float, momentum: float, steps: int, seed: int,
@@ -64,9 +49,9 @@ def exp_lr_equivalence(model: MinibatchWN, *, lr: float, lam: float, momentum: f
     v0 = model.init()
     batches = model.batches(steps, seed)
     sched = dynamics.exponential_lr_schedule(steps, lr=lr, lam=lam, momentum=momentum)
-    a = run_sgd(model, v0, batches, lr=lr, lam=lam, momentum=momentum)
+    a = train_minibatch_wn(model, v0, batches, lr=lr, lam=lam, momentum=momentum)
     init = sched.initial_buffer_factor * v0 if (buffer == "derived" and momentum > 0) else None
-    b = run_sgd(model, v0, batches, lr=lr, momentum=momentum, multipliers=sched.multipliers, initial_buffer=init)
+    b = train_minibatch_wn(model, v0, batches, lr=lr, momentum=momentum, multipliers=sched.multipliers, initial_buffer=init)
     amp = amplification if amplification is not None else trajectory_amplification(
         model, v0, batches, lr=lr, lam=lam, momentum=momentum)
     tol = max(amp, 1.0) * steps * _roundoff_unit(model)
@@ -153,10 +138,10 @@ def counteract_runs(*, lr: float = 0.5, lam: float = 0.02, steps: int = 300, see
     v0 = model.init(scale=0.5)
     batches = model.batches(steps, seed)
     sched = dynamics.exponential_lr_schedule(steps, lr=lr, lam=lam)
-    runs = {"plain SGD": run_sgd(model, v0, batches, lr=lr),
-            "weight decay": run_sgd(model, v0, batches, lr=lr, lam=lam),
-            "exponential LR": run_sgd(model, v0, batches, lr=lr, multipliers=sched.multipliers),
-            "explicit normalization": run_sgd(model, v0, batches, lr=lr, project=True)}
+    runs = {"plain SGD": train_minibatch_wn(model, v0, batches, lr=lr),
+            "weight decay": train_minibatch_wn(model, v0, batches, lr=lr, lam=lam),
+            "exponential LR": train_minibatch_wn(model, v0, batches, lr=lr, multipliers=sched.multipliers),
+            "explicit normalization": train_minibatch_wn(model, v0, batches, lr=lr, project=True)}
     return {"model": model, "runs": runs, "batches": batches, "lr": lr, "lam": lam}
 
 
@@ -309,7 +294,7 @@ def classifier_equilibrium(*, lr: float = 0.5, lam: float = 0.02, steps: int = 4
     model = MinibatchWN(seed=9)
     v0 = model.init()
     batches = model.batches(steps, seed)
-    run = run_sgd(model, v0, batches, lr=lr, lam=lam)
+    run = train_minibatch_wn(model, v0, batches, lr=lr, lam=lam)
     half = steps // 2
     s = run["norms_sq"][half:steps]
     at = run["directions"] if gradient_at == "unit" else run["directions"] * run["norms_sq"].sqrt()[:, :, None]

@@ -1,11 +1,13 @@
-"""Paper: Theorem 1 -- weight decay on a WN layer is a learning-rate schedule (SGD), and beyond.
+"""Paper: Theorem 1 -- weight decay on a WN layer is a learning-rate schedule (SGD), its listed
+schedule, and heavy-ball momentum (Adam: :mod:`normtheory.claims.paper_theorem1_adam`).
 
 Source: Li, Chen, Xia, Yang (``001_b5a1945cc2ea1296.txt``), Theorem 1, Eqs. (17)-(20), Fig. 3.
 
 Exact model: :class:`normtheory.models.ScaleInvariantNet` ("wn": a 6-5-3 classifier whose first
 layer is weight-normalized per unit) on a fixed float64 batch; the same batch every step (full
 batch), as the proof assumes ("we feed the same data batch to both"). Runs use torch.optim
-optimizers and ``LambdaLR`` with the factors of :mod:`normtheory.dynamics`.
+optimizers and ``LambdaLR`` with the factors of :mod:`normtheory.dynamics`
+(:func:`normtheory.toy_models.train_full_batch`).
 
 Trajectory tolerance (derived per run, not fixed): each step's round-off is a relative perturbation
 of W of at most ``(n + 10) eps`` (an n-term gradient, the normalization, the update), n = entries
@@ -17,21 +19,18 @@ delta = 1e-9 (linear regime in float64). Over T steps and two runs this gives
 
 from __future__ import annotations
 
-from typing import Callable
-
 import functools
+from typing import Callable
 
 import numpy as np
 import torch
 
-from normtheory._threads import single_thread
-
 from normtheory import dynamics
 from normtheory.claims._replay import net_from_record, net_record
-from normtheory.claims._roundoff import EPS64
 from normtheory.models import ScaleInvariantNet
-from normtheory.toy_models import train
 from normtheory.registry import PAPER, Evidence, Verdict, claim, decide
+from normtheory.roundoff import EPS64
+from normtheory.toy_models import amplification, entrywise_perturbation, train_full_batch
 
 STEPS = 300
 LR = 0.1
@@ -43,42 +42,27 @@ LAM_MOMENTUM = 0.02  # lr * lam = 0.002 < (1 - sqrt 0.9)^2 = 0.00263: the real-r
 MOMENTUM = 0.9
 
 
-
-
 def _net(seed: int = 7, kind: str = "wn") -> ScaleInvariantNet:
     return ScaleInvariantNet(kind, seed=seed)
 
 
-ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
-
-
-def run_sgd(net: ScaleInvariantNet, v0: torch.Tensor, *, lr: float, steps: int, weight_decay: float = 0.0,
-            momentum: float = 0.0, factor: Callable[[int], float] | None = None,
-            optimizer: str = "sgd", betas: tuple[float, float] = ADAM_BETAS, adam_eps: float = ADAM_EPS) -> dict:
-    """normtheory.toy_models.train on the full batch ("sgd", "adam" or "adamw"; ``factor`` through
-    LambdaLR): the normalized weights ``a`` and per-unit norms per step."""
-    out = train(lambda v, t: net(v), v0, steps=steps, lr=lr, normalize=net.normalized, optimizer=optimizer,
-                weight_decay=weight_decay, momentum=momentum, betas=betas, adam_eps=adam_eps, lr_factor=factor)
-    return {"a": out["directions"], "norm": out["norms"]}
-
-
 def _amplification(net, v0, **kw) -> float:
+    """The trajectory sensitivity kappa: amplification of a relative 1e-9 entrywise perturbation of
+    the start (toy_models.entrywise_perturbation, seed 11), at least 1."""
     delta = 1e-9
-    g = torch.Generator().manual_seed(11)
-    v1 = v0 * (1 + delta * torch.randn(v0.shape, generator=g, dtype=v0.dtype))
-    a0, a1 = run_sgd(net, v0, **kw)["a"], run_sgd(net, v1, **kw)["a"]
-    return max(1.0, float((a1 - a0).abs().max()) / delta)
+    return max(1.0, amplification(lambda v: train_full_batch(net, v, **kw)["directions"], v0,
+                                  entrywise_perturbation(v0, delta, seed=11), delta))
 
 
 def trajectory_gap(decay: dict, plain: dict) -> np.ndarray:
     """max_j |A_t - A'_t| per step t."""
-    return (decay["a"] - plain["a"]).abs().amax(dim=(1, 2)).numpy()
+    return (decay["directions"] - plain["directions"]).abs().amax(dim=(1, 2)).numpy()
 
 
 def decay_reference(net: ScaleInvariantNet, v0: torch.Tensor, *, steps: int, lr: float, lam: float,
                     momentum: float = 0.0) -> tuple[dict, float]:
     """The weight-decay run and its measured amplification kappa."""
-    decay = run_sgd(net, v0, lr=lr, steps=steps, weight_decay=lam, momentum=momentum)
+    decay = train_full_batch(net, v0, lr=lr, steps=steps, weight_decay=lam, momentum=momentum)
     return decay, _amplification(net, v0, lr=lr, steps=steps, weight_decay=lam, momentum=momentum)
 
 
@@ -94,7 +78,7 @@ def schedule_gap(net: ScaleInvariantNet, v0: torch.Tensor, decay: dict, kappa: f
                  factor: Callable[[int], float], *, steps: int, lr: float, momentum: float = 0.0) -> dict:
     """Decay-free run under LambdaLR(factor) against the decay run: max gap and its tolerance
     2 T kappa (n + 10) eps (divided by 1 - mu with momentum: the buffer sums past round-off)."""
-    plain = run_sgd(net, v0, lr=lr, steps=steps, momentum=momentum, factor=factor)
+    plain = train_full_batch(net, v0, lr=lr, steps=steps, momentum=momentum, factor=factor)
     gap = trajectory_gap(decay, plain)
     tol = 2 * steps * kappa * (v0.shape[1] + 10) * EPS64 / (1 - momentum)
     return {"max_gap": float(gap.max()), "tolerance": tol, "kappa": kappa, "gap": gap, "plain": plain}
@@ -108,7 +92,7 @@ def theorem1_gaps(factor_for: Callable[..., Callable[[int], float]] | None = Non
     v0 = net.init()
     decay, kappa = _reference(steps, lr, lam, 0.0, seed, kind)
     found = schedule_gap(net, v0, decay, kappa, factor_for(lr=lr, lam=lam), steps=steps, lr=lr)
-    ratio = decay["norm"] / found["plain"]["norm"]
+    ratio = decay["norms"] / found["plain"]["norms"]
     scale = dynamics.theorem1_scales(steps, lr=lr, lam=lam)
     scale_err = float((ratio - torch.from_numpy(scale)[:, None]).abs().max() / scale.min())
     return {**found, "norm_ratio_vs_c_t_rel_err": scale_err, "decay": decay}
@@ -181,8 +165,8 @@ def check_thm1() -> Evidence:
         tolerance=found["tolerance"],
         tolerance_reason="2 T kappa (n+10) eps: per-step relative round-off (n+10) eps, amplified by "
                          "the measured trajectory sensitivity kappa, summed over T steps and two runs",
-        series={"a_decay": found["decay"]["a"][:, 0, 0], "a_sched": found["plain"]["a"][:, 0, 0],
-                "a_const": const["plain"]["a"][:, 0, 0], "a_listed": listed["plain"]["a"][:, 0, 0],
+        series={"a_decay": found["decay"]["directions"][:, 0, 0], "a_sched": found["plain"]["directions"][:, 0, 0],
+                "a_const": const["plain"]["directions"][:, 0, 0], "a_listed": listed["plain"]["directions"][:, 0, 0],
                 "gap_sched": found["gap"], "gap_const": const["gap"], "gap_listed": listed["gap"],
                 "tolerance": found["tolerance"]},
     )
@@ -341,122 +325,4 @@ def check_thm1_momentum() -> Evidence:
                   "It depends on the hyper-parameters only, but it is not the paper's d_t, and it exists "
                   "(all c_t > 0) only for lr lam <= (1 - sqrt mu)^2; above, c_t oscillates through 0 and "
                   "no positive schedule reproduces the trajectory.",
-    )
-
-
-def _least_squares(design: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """argmin ||design x - target|| by Householder QR (full column rank here): reproducible bit for bit
-    across calls, unlike torch.linalg.lstsq's default CPU driver (measured: last-digit differences)."""
-    q, r = torch.linalg.qr(design)
-    return torch.linalg.solve_triangular(r, q.mT @ target, upper=True)
-
-
-def adam_span_residuals(*, steps: int = 30, lr: float = 0.01, lam: float = 0.1, seed_scale: float = 1.0,
-                        optimizer: str = "adam", net: ScaleInvariantNet | None = None, v0: torch.Tensor | None = None,
-                        betas: tuple[float, float] = ADAM_BETAS, adam_eps: float = ADAM_EPS) -> dict:
-    """See _adam_span_residuals; the default model and v0 = net.init() * seed_scale unless given."""
-    if net is None:
-        net = _net()
-    if v0 is None:
-        v0 = net.init() * seed_scale
-    with single_thread():
-        return _adam_span_residuals(net, v0, steps=steps, lr=lr, lam=lam, optimizer=optimizer,
-                                    betas=tuple(betas), adam_eps=adam_eps)
-
-
-def _adam_span_residuals(net: ScaleInvariantNet, v0: torch.Tensor, *, steps: int, lr: float, lam: float,
-                         optimizer: str, betas: tuple[float, float], adam_eps: float) -> dict:
-    """Adam with coupled L2 decay vs any decay-free Adam schedule.
-
-    A decay-free Adam step is U_{t+1} = U_t - lr_t D_t with D_t = mhat/(sqrt(vhat)+eps) fixed by
-    the past, whatever lr_t. Matching the WN directions needs, for every unit j, U_t[j] - lr_t D_t[j]
-    = s_j A_{t+1}[j] with s_j > 0 and one common lr_t: a linear system in (s_1..s_J, lr_t) with
-    J n equations. The relative least-squares residual of that fit is computed
-    at each step (following the forced unique solution while the residual is at round-off level);
-    a residual far above round-off is a counterexample no schedule can avoid. At the first step
-    nothing is free but lr_0 and the s_j (U_0 = v0, D_0 is fixed by the first gradient), so the
-    first-step residual alone decides.
-    """
-    decay = run_sgd(net, v0, lr=lr, steps=steps, weight_decay=lam, optimizer=optimizer, betas=betas,
-                    adam_eps=adam_eps)
-    w = [net.normalized(x) for x in decay["a"]]  # normalized decay weights = directions
-    beta1, beta2, eps = betas[0], betas[1], adam_eps
-    u = v0.clone()
-    m = torch.zeros_like(u)
-    s2 = torch.zeros_like(u)
-    residuals = []
-    for t in range(steps):
-        uu = u.clone().requires_grad_(True)
-        (grad,) = torch.autograd.grad(net(uu), uu)
-        m = beta1 * m + (1 - beta1) * grad
-        s2 = beta2 * s2 + (1 - beta2) * grad**2
-        d = (m / (1 - beta1 ** (t + 1))) / ((s2 / (1 - beta2 ** (t + 1))).sqrt() + eps)
-        # unknowns: one scale s_j per unit (WN fixes only each unit's direction) and the common lr_t:
-        # U_t = s_j A_{t+1, j} + lr_t D_t, row by row
-        rows, n_in = u.shape
-        design = torch.zeros(rows * n_in, rows + 1, dtype=u.dtype)
-        for j in range(rows):
-            design[j * n_in:(j + 1) * n_in, j] = w[t + 1][j]
-        design[:, rows] = d.reshape(-1)
-        target = u.reshape(-1, 1)
-        coef = _least_squares(design, target)
-        fit = design @ coef
-        residuals.append(float(torch.linalg.vector_norm(fit - target) / torch.linalg.vector_norm(target)))
-        # follow the least-squares choice: U_{t+1} = U_t - lr_t D_t
-        u = u - float(coef[rows]) * d
-    return {"residuals": residuals, "first_step_residual": residuals[0], "max_residual": max(residuals),
-            "lr": lr, "lam": lam, "steps": steps, "model_seed": net.seed}
-
-
-def replay_thm1_adam(evidence: dict) -> dict:
-    """Rerun PAPER-thm1-adam's span test from the JSON evidence alone (model, data, v0, Adam settings)."""
-    ce = evidence["counterexample"]
-    net, v0 = net_from_record(ce["model"])
-    opt = ce["optimizer"]
-    found = adam_span_residuals(steps=ce["steps"], lr=opt["lr"], lam=opt["weight_decay"], optimizer="adam",
-                                net=net, v0=v0, betas=tuple(opt["betas"]), adam_eps=opt["eps"])
-    return {"first_step_residual": found["first_step_residual"], "max_residual": found["max_residual"]}
-
-
-@claim(
-    "PAPER-thm1-adam",
-    document=PAPER,
-    ref="Theorem 1 with Adam (Table II's second optimizer)",
-    statement="Weight decay on normalized weights only modulates the effective learning rate, so a "
-              "learning-rate schedule could stand in for it (the paper proves this for SGD and uses Adam "
-              "with weight decay in Table II).",
-    checked="torch Adam with coupled L2 (weight_decay=0.1, lr=0.01) on the WN model: at each step the "
-            "relative residual of fitting the decay run's W_{t+1} in span{U_t, D_t} (the only points a "
-            "decay-free Adam step can reach with any lr_t). A residual above 1e3 x (n eps) at some "
-            "step means no learning-rate schedule reproduces the trajectory. The same residual is "
-            "reported for AdamW (decoupled decay, torch.optim.AdamW) in measured.",
-    expect=Verdict.REFUTED,
-    replay=replay_thm1_adam,
-)
-def check_thm1_adam() -> Evidence:
-    net = _net()
-    found = adam_span_residuals()
-    decoupled = adam_span_residuals(optimizer="adamw")
-    found["adamw_max_residual"] = decoupled["max_residual"]
-    found["adamw_first_step_residual"] = decoupled["first_step_residual"]
-    n = 30  # entries of the weight (5 x 6): a least-squares fit in n dims has round-off ~ n eps
-    threshold = 1e3 * n * EPS64
-    holds = found["max_residual"] <= threshold
-    return Evidence(
-        verdict=decide(holds_as_stated=holds),
-        key=f"W_(t+1) off span{{U_t, D_t}} by {found['max_residual']:.2g} (relative; first step "
-            f"{found['first_step_residual']:.2g}) >> {threshold:.1g}; AdamW: {found['adamw_max_residual']:.2g}",
-        measured=found,
-        tolerance=threshold,
-        tolerance_reason="1e3 x n eps: a least-squares residual in n = 30 dims is ~ n eps when the point "
-                         "lies in the span; three orders of headroom",
-        counterexample=None if holds else {
-            "model": net_record(net, net.init()), "steps": 30,
-            "optimizer": {"name": "torch.optim.Adam", "lr": 0.01, "weight_decay": 0.1, "betas": list(ADAM_BETAS),
-                          "eps": ADAM_EPS, "amsgrad": False},
-            "test": "least-squares residual of U_t = s_j A_(t+1),j + lr_t D_t per unit (D_t the decay-free Adam "
-                    "direction at U_t, A_(t+1) the decay run's normalized weight), following the fitted lr_t",
-            "reproduces": {"first_step_residual": found["first_step_residual"],
-                           "max_residual": found["max_residual"]},
-        },
     )
