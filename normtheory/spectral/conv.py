@@ -67,6 +67,11 @@ def conv2d_operator_norm(weight: torch.Tensor, input_size, *, stride=1, padding=
     ext = [dd * (k - 1) + 1 for dd, k in zip(d, weight.shape[2:])]
     if any(n + 2 * pp < e for n, pp, e in zip((n1, n2), p, ext)):
         raise ValueError("input_size is smaller than the (dilated) kernel: the output is empty")
+    if padding_mode != "circular" and generator is not None:
+        # the random start earlier versions drew here: drawn still, so that callers sharing the
+        # generator (seeded experiments) see the same stream; the iteration itself starts at the
+        # circulant embedding's top mode and uses this draw only if that start vanishes
+        torch.randn(1, weight.shape[1] * groups, n1, n2, dtype=torch.float64, generator=generator)
     br, exact, info = conv_operator_norm(weight, geo, rtol=rtol, max_iters=max_iters,
                                          generator=generator, details=True)
     lower, upper = float(br.lower), float(br.upper)
