@@ -27,7 +27,6 @@ from normtheory.html_report import GENERATOR, write_html_report
 from normtheory.registry import PAPER, Claim, Evidence, Source, Verdict
 
 ROOT = Path(__file__).resolve().parent.parent
-FIGURES = ROOT / "figures"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 # One fast claim of each kind that renders differently: confirmed, corrected (with a figure),
@@ -56,9 +55,21 @@ def results() -> list[report.ClaimResult]:
 
 
 @pytest.fixture(scope="module")
-def report_dir(results, tmp_path_factory) -> Path:
+def figures_dir(results, tmp_path_factory) -> Path:
+    """A figures folder as `normtheory figures` writes it, for the claims here that draw one."""
+    from normtheory.figures import save_figure
+
+    out = tmp_path_factory.mktemp("figures")
+    for r in results:
+        if r.claim.figure is not None and r.evidence is not None:
+            save_figure(r.claim.figure(r.evidence), out / f"{r.claim.id}.png")
+    return out
+
+
+@pytest.fixture(scope="module")
+def report_dir(results, figures_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report") / "html"
-    write_html_report(results, out, figures_dir=FIGURES)
+    write_html_report(results, out, figures_dir=figures_dir)
     return out
 
 
@@ -99,9 +110,9 @@ def test_corrected_and_refuted_claims_set_their_correction_apart(report_dir):
     assert aside("PAPER-ws-cwn") is None
 
 
-def test_figures_are_copied_from_the_figures_dir_and_say_so(report_dir):
+def test_figures_are_copied_from_the_figures_dir_and_say_so(report_dir, figures_dir):
     copied = report_dir / "figures" / "PAPER-dynamic-decay.png"
-    assert copied.read_bytes() == (FIGURES / "PAPER-dynamic-decay.png").read_bytes()
+    assert copied.read_bytes() == (figures_dir / "PAPER-dynamic-decay.png").read_bytes()
     page = (report_dir / "claims" / "PAPER-dynamic-decay.html").read_text(encoding="utf-8")
     assert "not by this run" in page
 
