@@ -152,3 +152,12 @@ def test_PAPER_consistency_corrected_claims_replay_from_json(check):
     first = next(iter(tampered["counterexample"]["cells"]))
     tampered["counterexample"]["cells"][first] += 1.0
     assert pc.replay_cells(tampered) != pc.replay_cells(ev)
+
+
+def test_PAPER_ws_vs_baseline_counts_and_a_table_without_gains_fails():
+    found = pc.ws_vs_baseline()
+    assert set(found["not_improved"]) == {"ResNet-101", "ResNeXt-101", "ResNeXt29-16x64d", "SE-ResNeXt29-16x64d"}
+    worse = pt.TABLE_V
+    for r in pt.TABLE_V.rows:
+        worse = _with_cell(worse, r.label, "WS", r.values[0] - 0.05)
+    assert not pc.ws_vs_baseline(worse)["improved"]

@@ -138,7 +138,7 @@ def _path_tol(found: dict) -> float:
               "gradient of the L2 norm of the weights.",
     checked="Five full-batch steps (lr 0.1, lambda 0.05, float64, the WN model): SGD with weight_decay, SGD on "
             "L + 1/2 lambda ||W||^2, and the multiplicative decay W <- (1 - lr lambda) W give the same weights "
-            "within 4 T (n+10) eps max|W|. The control: with Adam, the L2 gradient (weight_decay) and the "
+            "within 4 T (n+10) eps max|W|. Reported beside it: with Adam, the L2 gradient (weight_decay) and the "
             "multiplicative decay differ by far more (the qualifier 'in the SGD setting' matters).",
     expect=Verdict.CONFIRMED,
 )
@@ -146,16 +146,17 @@ def check_wd_l2_sgd_adam() -> Evidence:
     sgd, adam = decay_paths(optimizer="sgd"), decay_paths(optimizer="adam")
     tol_sgd, tol_adam = _path_tol(sgd), _path_tol(adam)
     holds = max(sgd["penalty_vs_weight_decay"], sgd["multiplicative_vs_weight_decay"]) <= tol_sgd
-    adam_differs = adam["multiplicative_vs_weight_decay"] > tol_adam
+    adam_differs = adam["multiplicative_vs_weight_decay"] > tol_adam  # reported: the statement is about SGD only
     return Evidence(
-        verdict=decide(holds_as_stated=holds and adam_differs),
+        verdict=decide(holds_as_stated=holds),
         key=f"SGD: L2 gradient vs multiplicative decay {sgd['multiplicative_vs_weight_decay']:.2g} (tol {tol_sgd:.2g}); "
             f"Adam: {adam['multiplicative_vs_weight_decay']:.2g} apart",
-        measured={k: {kk: vv for kk, vv in v.items() if kk != "weights"} for k, v in (("sgd", sgd), ("adam", adam))},
+        measured={**{k: {kk: vv for kk, vv in v.items() if kk != "weights"} for k, v in (("sgd", sgd), ("adam", adam))},
+                  "adam_differs": adam_differs},
         tolerance=tol_sgd,
         tolerance_reason="4 T (n+10) eps max|W|: the round-off of T steps of short sums, two runs",
-        counterexample=None if holds and adam_differs else {"sgd": sgd["multiplicative_vs_weight_decay"],
-                                                            "adam": adam["multiplicative_vs_weight_decay"]},
+        counterexample=None if holds else {"sgd": sgd["multiplicative_vs_weight_decay"],
+                                           "adam": adam["multiplicative_vs_weight_decay"]},
     )
 
 
