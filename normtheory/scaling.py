@@ -194,7 +194,11 @@ class NormScaling:
             v = randn_on((len(idx), n), dtype=dtype, device=device, generator=generator) \
                 if mode == "spectral" else None
             t = torch.tensor([targets[i] for i in idx], dtype=dtype, device=device)
-            mats = [weights[i].detach().view(shape[0], n) for i in idx]  # views: writes reach the weights
+            try:
+                mats = [weights[i].detach().view(shape[0], n) for i in idx]  # views: writes reach the weights
+            except RuntimeError as err:
+                raise ValueError(f"a weight of shape {shape} has no matrix view (a non-contiguous layout "
+                                 f"such as channels_last); Norm Scaling updates that view in place") from err
             self._groups.append({"idx": idx, "shape": shape, "v": v, "t": t, "mats": mats})
         self.last_residuals: list = [None] * len(weights)  # 0-d tensors (no host sync)
         self.last_sigmas: list = [None] * len(weights)     # the estimate sigma each step corrected
