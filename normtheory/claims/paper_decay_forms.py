@@ -242,7 +242,9 @@ def ws_decomposition(*, cases: int = 40, seed: int = 2, centered_b: bool = True)
         tol = 8 * (n + 10) * EPS64 * size
         trip = max(abs(float(stats["mean"]) - m) / tol, abs(float(stats["std"]) - v) / tol,
                    float((b_back.reshape(-1) - torch.from_numpy(b)).abs().max()) * v / tol)
-        identity = abs(float(w.square().sum()) - n * (m * m + v * v)) / (4 * (n + 10) * EPS64 * n * (m * m + v * v + 2 * abs(m) * v * np.abs(b).max()))
+        # ||W||^2 is an n-term sum of squares of entries m + v b_i: each carries ~ (n + 10) eps of |m|^2 + 2|m| v |b| + v^2
+        identity_tol = 4 * (n + 10) * EPS64 * n * (m * m + v * v + 2 * abs(m) * v * np.abs(b).max())
+        identity = abs(float(w.square().sum()) - n * (m * m + v * v)) / identity_tol
         worst_trip, worst_identity = max(worst_trip, trip), max(worst_identity, identity)
     return {"round_trip_over_tol": worst_trip, "identity_over_tol": worst_identity}
 

@@ -163,10 +163,11 @@ def check_eff_lr_growth() -> Evidence:
     found = growth_checks(run)
     holds = found["step_identity_over_tol"] <= 1 and found["monotone"] and found["bound_holds"] and all(
         last < first for first, last in zip(found["eff_lr_first"], found["eff_lr_last"]))
+    growth = [a / b for a, b in zip(found["s_T"], found["s_0"])]
     return Evidence(
         verdict=decide(holds_as_stated=holds),
         key=f"step identity {found['step_identity_over_tol']:.2g} x tol; ||W||^2 grew x "
-            f"{min(a / b for a, b in zip(found['s_T'], found['s_0'])):.2f}..{max(a / b for a, b in zip(found['s_T'], found['s_0'])):.2f} "
+            f"{min(growth):.2f}..{max(growth):.2f} "
             f"in 300 steps, never decreasing; s_T^2 >= s_0^2 + 2 lr^2 sum G^2",
         measured=found,
         tolerance=1.0,
