@@ -151,6 +151,8 @@ def test_norm_scaling_bad_input():
         NormScaling([torch.ones(3, 3, dtype=torch.complex128)])
     with pytest.raises(ValueError):
         NormScaling(model, clip="some")
+    with pytest.raises(ValueError, match="matrix view"):
+        NormScaling([torch.randn(4, 3, 3, 3).to(memory_format=torch.channels_last)])
     with pytest.raises(ValueError):
         NormScaling([torch.full((3, 3), float("nan"), dtype=torch.float64)])
     # validation is at construction; a weight that becomes zero later is left as is and flagged
