@@ -30,3 +30,23 @@ def test_L5_lr_little_control_fails_too_early():
     # before k >> k0 (k0 = 50 for alpha = 0.1) alpha still controls the effective LR
     ev = lc.lr_control_evidence(lc.lr_control_study(setup={**lc.LR_SETUP, "steps": 20}))
     assert ev.verdict is Verdict.REFUTED
+
+
+# ------------------------------------------------------------------------ L5-per-unit-lr
+
+_SHORT = {**lc.PER_UNIT_SETUP, "steps": 20}
+
+
+def test_L5_per_unit_lr_confirmed():
+    found = lc.per_unit_run(_SHORT)
+    assert lc.per_unit_evidence(found).verdict is Verdict.CONFIRMED
+    assert found["spearman_movement_vs_lr"] == -1.0
+
+
+def test_L5_per_unit_lr_fails_with_weight_decay():
+    # broken for this purpose: coupled weight decay shrinks w each step, so the norm no longer records
+    # the movement
+    found = lc.per_unit_run({**_SHORT, "weight_decay": 0.05})
+    ev = lc.per_unit_evidence(found)
+    assert ev.verdict is Verdict.REFUTED
+    assert ev.counterexample["setup"]["weight_decay"] == 0.05
