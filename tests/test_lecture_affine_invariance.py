@@ -40,7 +40,7 @@ def test_L5_affine_reparam_fails_for_broken_block_and_row_major_convention():
     assert affine.affine_reparam_facts(reparameterize=no_shift, cases=6)["function_err_over_tol"] > 1.0
 
 
-def test_L5_batch_centering_grad_and_direct_path_variant():
+def test_L5_batch_centering_grad_holds_and_fails_without_centering():
     good = affine.batch_centering_gradient_gap(lambda s, a: s.mT @ reparam.batch_center(a), cases=10)
     assert good["worst_err_over_tol"] <= 1.0 and good["direct_path_only_err_over_tol"] > 1.0
     broken = affine.batch_centering_gradient_gap(lambda s, a: s.mT @ a, cases=10)

@@ -44,13 +44,13 @@ def test_PAPER_thm1_schedule_listed_sequence_fails():
     assert listed["max_gap"] > listed["tolerance"]
 
 
-def test_PAPER_thm1_momentum_needs_the_derived_schedule():
+def test_PAPER_thm1_momentum_derived_schedule_holds_and_the_papers_fails():
     assert pt.momentum_gaps(steps=60, use="derived")["max_gap"] <= pt.momentum_gaps(steps=60)["tolerance"]
     bad = pt.momentum_gaps(steps=60, use="paper")
     assert bad["max_gap"] > bad["tolerance"]
 
 
-def test_PAPER_thm1_momentum_regime_scan_and_a_sign_blind_builder():
+def test_PAPER_thm1_momentum_regime_scan_holds_and_fails_for_a_sign_blind_builder():
     assert pt.momentum_regime_scan(steps=2000)["consistent"]
 
     def sign_blind(steps, **kw):  # a builder that never reports c_t <= 0

@@ -28,7 +28,7 @@ def test_PAPER_no_global_minimum_drop_formula_fails_for_wrong_lambda():
     assert pw.shrink_gaps(net, pw._l2(0.1), 0.2, cases=5)["drop_formula_err_over_tol"] > 1.0
 
 
-def test_PAPER_wd_optimal_direction_l2_keeps_directions_and_l1_does_not():
+def test_PAPER_wd_optimal_direction_l2_keeps_directions_and_fails_for_l1():
     net = ScaleInvariantNet("wn", seed=4)
     assert pw.direction_gaps(net, pw._l2(0.1), cases=5)["tangential_err_over_tol"] <= 1.0
     l1 = lambda w: 0.1 * w.abs().sum()  # noqa: E731

@@ -163,6 +163,7 @@ def frobenius_scaling_run(*, steps: int = 20, seed: int = 0, scale_before_step: 
     checked="Training a 3-layer MLP with Adam (lr 1e-2, 20 steps), every weight's ||W||_F equals its initial "
             "value after every step to 64 n eps relative.",
     expect=Verdict.CONFIRMED,
+    proof="proofs/blog_frobenius.py",
 )
 def check_frobenius_scaling() -> Evidence:
     found = frobenius_scaling_run()
@@ -247,6 +248,7 @@ def spectral_scaling_evidence(found: dict) -> Evidence:
             "sigma_1(W') = max(target, sigma_2(W)) within 2 rho (rho the reported power-iteration residual, "
             "by Weyl's inequality) plus round-off; how often sigma_2 > target (the caveat) is reported.",
     expect=Verdict.CONFIRMED,
+    proof="proofs/blog_rank_one.py",
 )
 def check_spectral_scaling() -> Evidence:
     return spectral_scaling_evidence(spectral_scaling_run())

@@ -95,6 +95,7 @@ def frobenius_sum_evidence(found: dict) -> Evidence:
             "(corrected), to 64 n eps.",
     expect=Verdict.CORRECTED,
     replay=replay_frobenius_sum,
+    proof="proofs/blog_frobenius.py",
 )
 def check_frobenius_sum() -> Evidence:
     return frobenius_sum_evidence(frobenius_unit_sums())
@@ -238,6 +239,7 @@ def frobenius_rank_single_evidence(runs: list[dict]) -> Evidence:
             "confirms 'can'. (On a full-rank regression target a single penalised matrix only shrinks, "
             "y/(1 + lam): see BLOG-frobenius-rank-deep's control.)",
     expect=Verdict.CONFIRMED,
+    proof="proofs/blog_frobenius.py",
 )
 def check_frobenius_rank_single() -> Evidence:
     return frobenius_rank_single_evidence(single_matrix_rank_runs())
@@ -355,6 +357,7 @@ def frobenius_rank_deep_evidence(found: dict, protocol: dict[str, Any] = DEEP_PR
             "one penalised matrix on the same target keeps rank 4; each to 1e-6.",
     expect=Verdict.CORRECTED,
     replay=replay_frobenius_rank_deep,
+    proof="proofs/blog_frobenius.py",
 )
 def check_frobenius_rank_deep() -> Evidence:
     return frobenius_rank_deep_evidence(deep_linear_run())

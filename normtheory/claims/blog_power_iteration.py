@@ -95,6 +95,7 @@ def power_gram_evidence(found: dict) -> Evidence:
             "(corrected), each to 64 n eps relative.",
     expect=Verdict.CORRECTED,
     replay=replay_power_gram,
+    proof="proofs/blog_rank_one.py",
 )
 def check_power_gram() -> Evidence:
     return power_gram_evidence(gram_eigen_vs_singular())
@@ -163,6 +164,7 @@ def _rate_figure(evidence: Evidence):
             "0.999^1000 = 0.37.)",
     expect=Verdict.CONFIRMED,
     figure=_rate_figure,
+    proof="proofs/blog_rank_one.py",
 )
 def check_power_rate() -> Evidence:
     found = power_rate()

@@ -104,6 +104,7 @@ _SPEC_REASON = "backward-stable SVD: error <= c (m+n) eps max(sigma_1, t), c = 6
     checked="With the exact top pair, the singular values of W + (t - sigma_1) u_1 v_1^T are "
             "{t, sigma_2, ..., sigma_r} (40 seeded matrices, t in (0.05, 4)) to 64 (m+n) eps relative.",
     expect=Verdict.CONFIRMED,
+    proof="proofs/blog_rank_one.py",
 )
 def check_rank1_spectrum() -> Evidence:
     found = correction_spectrum()
@@ -122,6 +123,7 @@ def check_rank1_spectrum() -> Evidence:
     checked="The corrected matrix's spectral norm equals max(t, sigma_2) (to 64 (m+n) eps), which "
             "differs from t exactly in the seeded cases with sigma_2 > t (at least one occurs).",
     expect=Verdict.CONFIRMED,
+    proof="proofs/blog_rank_one.py",
 )
 def check_rank1_caveat() -> Evidence:
     found = correction_spectrum()
@@ -171,6 +173,7 @@ def rank1_decreases_evidence(found: dict) -> Evidence:
             "t > sigma_1. The Frobenius norm becomes sqrt(||W||_F^2 - sigma_1^2 + t^2).",
     expect=Verdict.CORRECTED,
     replay=replay_rank1_decreases,
+    proof="proofs/blog_rank_one.py",
 )
 def check_rank1_decreases() -> Evidence:
     return rank1_decreases_evidence(correction_spectrum())
@@ -220,6 +223,7 @@ def correction_error_propagation(*, seed: int = 0, steps=(1, 3, 6, 12, 30),
             "decided: for f < t the excess over max(t, f) follows the second-order prediction "
             "t rho^2 / (2 (t^2 - f^2)) (misfit in units of rho^4 / (t - f)^3).",
     expect=Verdict.CONFIRMED,
+    proof="proofs/blog_rank_one.py",
 )
 def check_rank1_error() -> Evidence:
     found = correction_error_propagation()
@@ -273,6 +277,7 @@ def init_norms(init: Callable = scaled_orthogonal_, shapes=RESNET34_AND_MLP_SHAP
             "shapes, the initialised matrix (MLP widths scaled to 300) has both norms equal to the formulas "
             "to 64 max(d) eps relative.",
     expect=Verdict.CONFIRMED,
+    proof="proofs/blog_rank_one.py",
 )
 def check_init_norms() -> Evidence:
     found = init_norms()

@@ -82,6 +82,7 @@ _BN_DOC = ("torch.nn.BatchNorm1d docstring (y = (x - E[x]) / sqrt(Var[x] + eps) 
             "1e-50..1e50 and the pre-activation scales the lecture check draws, and a negative entry "
             "of Gamma flips that unit.",
     expect=Verdict.CONFIRMED,
+    proof="proofs/invariance_eps.py",
 )
 def check_torch_batch_norm_invariance() -> Evidence:
     refusal = eps_zero_refusal()
@@ -109,6 +110,7 @@ def check_torch_batch_norm_invariance() -> Evidence:
             "after rescaling a channel by gamma in 1e-3..1e3 equals gamma sqrt(v+eps)/sqrt(gamma^2 v+eps) "
             "for eps/v in 1e-5..1 (the factor of lecture claim L5-bn-eps, here on torch's code).",
     expect=Verdict.CONFIRMED,
+    proof="proofs/invariance_eps.py",
 )
 def check_torch_batch_norm_eps() -> Evidence:
     formula = bn_formula_gap(torch_batch_norm)

@@ -170,6 +170,7 @@ def wn_gradient_gap(weight_fn: WeightFn, *, cases: int = 60, seed: int = 11) -> 
             "(4(n+8) eps |g| ||dL/dW|| / ||v||) for ||v|| in 1e-8..1e8; the element-wise form of "
             "Eq. (14) is reported beside it (its verdict belongs to the paper's own claim).",
     expect=Verdict.CONFIRMED,
+    proof="proofs/paper_gradients.py",
 )
 def check_torch_weight_norm_gradient() -> Evidence:
     found = wn_gradient_gap(torch_weight_norm)

@@ -119,6 +119,7 @@ def affine_reparam_facts(reparameterize: Callable = curvature.affine_reparameter
             "mapped back equals theta - lr R R^T grad (all to round-off); it differs from a plain GD "
             "step (measured), and R^T H R = I (condition number 1).",
     expect=Verdict.CONFIRMED,
+    proof="proofs/lecture_affine_reparam.py",
 )
 def check_affine_reparam() -> Evidence:
     found = affine_reparam_facts()
@@ -180,6 +181,7 @@ def batch_centering_gradient_gap(formula: Callable[[torch.Tensor, torch.Tensor],
             "dJ/dW within 4(N+4) eps (|S_bar|^T|A| + |S_bar|^T|A~|) per entry; the direct path alone "
             "(S_bar^T A, i.e. the statistics path detached) does not.",
     expect=Verdict.CONFIRMED,
+    proof="proofs/lecture_affine_reparam.py",
 )
 def check_batch_centering_grad() -> Evidence:
     found = batch_centering_gradient_gap(lambda s_bar, a: s_bar.mT @ reparam.batch_center(a))

@@ -238,6 +238,7 @@ def shifted_input_gradients(bn: BatchNorm, *, steps: int = 30, lr: float = 0.5, 
             "round-off bound, so the trajectories coincide. Reported, not part of the statement: a "
             "negative s and a per-feature rescaling A D (what a per-unit variance change would be).",
     expect=Verdict.CONFIRMED,
+    proof="proofs/invariance_eps.py",
 )
 def check_bn_input_shift_rescale() -> Evidence:
     found = bn_input_transforms(reparam.batch_norm)
