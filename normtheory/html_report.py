@@ -161,6 +161,7 @@ def _claim_context(result: report.ClaimResult, *, root: Path | None, page_dir: P
         "corrected": ev.corrected if ev is not None else None,
         "counterexample": (json.dumps(evidence_json["counterexample"], indent=1)
                            if ev is not None and ev.counterexample else None),
+        "replayable": c.replay is not None,
         "error": result.error, "key": ev.key if ev is not None else "",
         "analogue": ev.analogue if ev is not None else None,
         "finding": ev.finding.value if ev is not None and ev.finding is not None else None,
