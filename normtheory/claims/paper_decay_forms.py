@@ -375,7 +375,7 @@ def dynamic_factor(k: np.ndarray, *, lam: float, eps: float, n: int = 8, seed: i
 def replay_dynamic_decay(evidence: dict) -> dict:
     ce = evidence["counterexample"]
     f = dynamic_factor(np.array(ce["k"]), lam=ce["lam"], eps=ce["eps"], n=ce["n"], seed=ce["seed"])
-    return {str(k): float(v) for k, v in zip(ce["k"], f)}
+    return {f"k={k:.4g}": float(v) for k, v in zip(ce["k"], f)}
 
 
 def _draw_dynamic(evidence: Evidence):
