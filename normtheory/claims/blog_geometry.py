@@ -56,14 +56,14 @@ def norm_definition_cases(*, cases: int = 10, seed: int = 0, probes: int = 400,
         value = norm(W)
         x = _seeded_matrix([seed, i, 2], probes, n)
         ratios = torch.linalg.vector_norm(x @ W.T, dim=1) / torch.linalg.vector_norm(x, dim=1)
-        res = power_iteration(W, rtol=1e-12, generator=torch.Generator().manual_seed(i))
+        res = power_iteration(W, rtol=1e-9, generator=torch.Generator().manual_seed(i))
         attained = float(res.sigma)
         worst_excess = max(worst_excess, (max(float(ratios.max()), attained) - value) / value)
         worst_gap = max(worst_gap, abs(value - attained) / value)
     return {"cases": cases, "max_rel_excess_of_probe": worst_excess, "max_rel_gap_attained": worst_gap}
 
 
-_DEF_TOL = 64 * 12 * EPS + 1e-12  # SVD backward error c n eps (n < 12), plus the power stop rtol^2
+_DEF_TOL = 64 * 12 * EPS + 1e-16  # SVD backward error c n eps (n < 12), plus the power stop: sigma error ~ rtol^2 / gap ~ 1e-18
 
 
 @claim(
@@ -74,7 +74,7 @@ _DEF_TOL = 64 * 12 * EPS + 1e-12  # SVD backward error c n eps (n < 12), plus th
               "largest singular value.",
     checked="On 10 seeded Gaussian matrices (sizes 2..11): the largest singular value bounds "
             "||W x||/||x|| for 400 random probes and equals the ratio attained by a converged power "
-            "iteration (residual 1e-12), to 64 n eps relative: it is the operator norm.",
+            "iteration (residual 1e-9), to 64 n eps relative: it is the operator norm.",
     expect=Verdict.CONFIRMED,
 )
 def check_spectral_norm_def() -> Evidence:
@@ -88,7 +88,7 @@ def norm_definition_evidence(found: dict) -> Evidence:
                         f"attained to {found['max_rel_gap_attained']:.1g}",
                     measured=found, tolerance=_DEF_TOL,
                     tolerance_reason="backward-stable SVD, relative error <= c n eps, n < 12, c = 64; "
-                                     "the power iteration stops at residual 1e-12 (sigma error ~ rtol^2)",
+                                     "the power iteration stops at residual 1e-9 (sigma error ~ rtol^2/relative gap, < 1e-16 here)",
                     counterexample=None if ok else {"model": "single matrices", "dtype": "float64", "seed": 0,
                                                     "recipe": "sizes from numpy default_rng([0, i]).integers(2, 12, 2); W "
                                                               "standard normal from default_rng([0, i, 1])", "result": found})

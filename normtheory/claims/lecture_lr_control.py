@@ -28,7 +28,7 @@ from normtheory.toy_models import atan2_run
 
 __all__ = ["effective_lr_path", "lr_control_study", "lr_control_evidence", "per_unit_run", "per_unit_evidence"]
 
-LR_SETUP = {"alphas": [0.1, 1.0, 10.0], "steps": 20_000, "w0": [1.0, 0.0], "grad_norm": 1.0}
+LR_SETUP = {"alphas": [0.1, 1.0, 10.0], "steps": 5_000, "w0": [1.0, 0.0], "grad_norm": 1.0}
 
 
 def effective_lr_path(alpha: float, *, steps: int, w0, run: Callable = atan2_run) -> np.ndarray:
@@ -68,7 +68,7 @@ def lr_control_evidence(found: dict) -> Evidence:
                                                     "setup": found["setup"],
                                                     "result": {"effective_lr": found["effective_lr"], "elasticity": elasticity}},
                     key=f"alpha from {min(found['setup']['alphas'])} to {max(found['setup']['alphas'])} (x100): effective LR "
-                        "after 20000 steps " + ", ".join(f"{e:.5f}" for e in found["effective_lr"])
+                        f"after {found['setup']['steps']} steps " + ", ".join(f"{e:.5f}" for e in found["effective_lr"])
                         + f" (asymptote 1/sqrt(2k) = {found['asymptote']:.5f}); elasticity {elasticity:.1g}",
                     measured={**{k: v for k, v in found.items() if k != "series"}, "elasticity": elasticity},
                     series=found["series"], tolerance=_CONTROL,
@@ -101,7 +101,7 @@ def _draw_lr_control(evidence: Evidence):
     ref="slide \"Implicit Learning Rate Decay\" (after the effective learning rate schedule)",
     statement="With scale-invariant weights, the explicit learning rate hyperparameter alpha gives surprisingly little "
               "control over the effective learning rate.",
-    checked="Exact model J = atan2(w2, w1) (||grad J(w_hat)|| = 1, ||w_0|| = 1, float64, plain SGD): after 20000 steps "
+    checked="Exact model J = atan2(w2, w1) (||grad J(w_hat)|| = 1, ||w_0|| = 1, float64, plain SGD): after 5000 steps "
             "the effective learning rate alpha/||w_k||^2 for alpha = 0.1, 1, 10 lies below the alpha-free value "
             "1/(G sqrt(2k)) (derived bound) and within 1% of it, so a 100x change of alpha changes it by under 1% "
             "of that in log terms (elasticity < 0.01). Holds once k >> k0 = ||w_0||^4/(2 alpha^2 G^2) (reported; "
