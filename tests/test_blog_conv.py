@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from normtheory import spectral
-from normtheory.claims import blog_conv as bc
+from normtheory.claims import blog_conv as conv
 from normtheory.registry import Verdict
 from normtheory.roundoff import EPS64
 from normtheory.scaling import NormScaling
@@ -18,10 +18,10 @@ QUICK = {"layers": (0,), "shrink": 32, "max_size": 5}
 # ------------------------------------------------------------------------------ BLOG-conv-reshape
 
 def test_BLOG_conv_reshape_differs_but_within_the_derived_bounds():
-    found = bc.conv_vs_reshape(**QUICK)
+    found = conv.conv_vs_reshape(**QUICK)
     for r in found["rows"]:
         assert r["reshape"] * (1 - 1e-9) <= r["circular"] <= 3 * r["reshape"] * (1 + 1e-9)
-    evidence = bc.conv_reshape_evidence(found)
+    evidence = conv.conv_reshape_evidence(found)
     assert evidence.verdict is Verdict.CONFIRMED
     assert evidence.measured["rows_differing"] > 0
 
@@ -31,17 +31,17 @@ def test_BLOG_conv_reshape_refuted_when_the_layer_norm_is_the_reshaped_norm():
     def reshaped(w, n, **_):
         return float(spectral.spectral_norm_reference(spectral.as_matrix(w)))
 
-    found = bc.conv_vs_reshape(**QUICK, operator_norm=reshaped)
-    assert bc.conv_reshape_evidence(found).verdict is Verdict.REFUTED
+    found = conv.conv_vs_reshape(**QUICK, operator_norm=reshaped)
+    assert conv.conv_reshape_evidence(found).verdict is Verdict.REFUTED
 
 
 def test_BLOG_conv_reshape_bounds_fail_for_a_squared_norm():
     # broken: the top eigenvalue of the operator's Gram matrix (sigma^2) reported as its norm
     def squared(w, n, **kw):
-        return bc.conv_norm(w, n, **kw) ** 2
+        return conv.conv_norm(w, n, **kw) ** 2
 
-    found = bc.conv_vs_reshape(**QUICK, operator_norm=squared)
-    evidence = bc.conv_reshape_evidence(found)
+    found = conv.conv_vs_reshape(**QUICK, operator_norm=squared)
+    evidence = conv.conv_reshape_evidence(found)
     assert not (evidence.measured["circular_in_1_to_3"] and evidence.measured["zero_pad_below_ceil_bound"])
     assert evidence.verdict is Verdict.REFUTED
 
@@ -49,9 +49,9 @@ def test_BLOG_conv_reshape_bounds_fail_for_a_squared_norm():
 # -------------------------------------------------------------------------- BLOG-frobenius-scaling
 
 def test_BLOG_frobenius_scaling_holds_and_fails_when_scaling_before_the_step():
-    ok = bc.frobenius_scaling_run(steps=3)
+    ok = conv.frobenius_scaling_run(steps=3)
     assert ok["worst_rel_dev_from_target"] <= 64 * 1024 * EPS64
-    bad = bc.frobenius_scaling_run(steps=3, scale_before_step=True)  # order bug
+    bad = conv.frobenius_scaling_run(steps=3, scale_before_step=True)  # order bug
     assert bad["worst_rel_dev_from_target"] > 1e-3
 
 
@@ -70,13 +70,13 @@ class _SigmaSquaredScaling(NormScaling):
 
 
 def test_BLOG_spectral_scaling_norm_is_max_of_target_and_sigma2():
-    found = bc.spectral_scaling_run(steps=3)
+    found = conv.spectral_scaling_run(steps=3)
     assert found["worst_excess_over_target"] <= 0.0
     assert found["weight_steps_sigma2_above_target"] > 0  # the blog's caveat occurs
-    assert bc.spectral_scaling_evidence(found).verdict is Verdict.CONFIRMED
+    assert conv.spectral_scaling_evidence(found).verdict is Verdict.CONFIRMED
 
 
 def test_BLOG_spectral_scaling_fails_for_the_sigma_squared_update():
-    found = bc.spectral_scaling_run(steps=3, make_scaler=lambda m: _SigmaSquaredScaling(m, mode="spectral"))
+    found = conv.spectral_scaling_run(steps=3, make_scaler=lambda m: _SigmaSquaredScaling(m, mode="spectral"))
     assert found["worst_excess_over_target"] > 1e-3
-    assert bc.spectral_scaling_evidence(found).verdict is Verdict.REFUTED
+    assert conv.spectral_scaling_evidence(found).verdict is Verdict.REFUTED

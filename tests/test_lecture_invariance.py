@@ -11,7 +11,7 @@ from hypothesis import given, strategies as st
 
 from normtheory import reparam
 from normtheory.batch_norm_rescaling import bn_eps_sweep, bn_unit_rescaling, cancellation_factor
-from normtheory.claims import lecture_invariance as li
+from normtheory.claims import lecture_invariance as bn_invariance
 from normtheory.roundoff import centered_tolerance
 
 
@@ -59,24 +59,24 @@ def test_L5_bn_unit_rescaling_fails_for_sign_blind_variant():
 
 def test_L5_bn_eps_network_invariant_with_and_without_affine():
     for affine in (False, True):
-        found = li.network_rescaling(reparam.batch_norm, cases=10, affine=affine)
+        found = bn_invariance.network_rescaling(reparam.batch_norm, cases=10, affine=affine)
         assert found["err_over_tol"] <= 1.0
     assert found["min_change_without_bn"] > 1e-3  # the control changes
 
 
 def test_L5_bn_eps_network_fails_with_per_batch_statistics_over_all_units():
-    assert li.network_rescaling(_whole_batch_norm, cases=10)["err_over_tol"] > 1.0
+    assert bn_invariance.network_rescaling(_whole_batch_norm, cases=10)["err_over_tol"] > 1.0
 
 
 def test_L5_bn_eps_network_fails_with_an_eps_in_bn():
     # an eps the slides do not have breaks the invariance once gamma^2 var ~ eps (Gammas reach 1e-20)
-    found = li.network_rescaling(lambda z: reparam.batch_norm(z, eps=1e-5), cases=10)
+    found = bn_invariance.network_rescaling(lambda z: reparam.batch_norm(z, eps=1e-5), cases=10)
     assert found["err_over_tol"] > 1.0
 
 
 def test_L5_bn_eps_claim_refuted_on_broken_library(monkeypatch):
     monkeypatch.setattr(reparam, "batch_norm", reparam.batch_center)
-    assert li.check_bn_eps().verdict.value == "refuted"
+    assert bn_invariance.check_bn_eps().verdict.value == "refuted"
 
 
 # --- bn_eps_sweep (used by the torch conformance claim CONF-torch-batch-norm-eps) --------------------
@@ -91,18 +91,18 @@ def test_CONF_torch_batch_norm_eps_factor_formula_and_eps_on_the_std_fails():
 # --- L5-bn-input-shift-rescale ---------------------------------------------------------------------
 
 def test_L5_bn_input_shift_rescale_shift_and_positive_scale():
-    found = li.bn_input_transforms(reparam.batch_norm, cases=30)
+    found = bn_invariance.bn_input_transforms(reparam.batch_norm, cases=30)
     assert max(found["worst_err_over_tol"].values()) <= 1.0
     # not invariances (reported): a negative scalar flips every unit, a per-feature D changes the layer
     assert found["cases_changed"]["negative_scalar"] == 30 and found["cases_changed"]["per_feature"] == 30
 
 
 def test_L5_bn_input_shift_rescale_fails_when_mean_is_forgotten():
-    found = li.bn_input_transforms(_no_mean, cases=30)
+    found = bn_invariance.bn_input_transforms(_no_mean, cases=30)
     assert found["worst_err_over_tol"]["shift"] > 1.0
 
 
 def test_L5_bn_input_shift_rescale_trajectory_gradients():
-    assert li.shifted_input_gradients(reparam.batch_norm, steps=10)["gradient_err_over_tol"] <= 1.0
-    broken = li.shifted_input_gradients(_no_mean, steps=10)
+    assert bn_invariance.shifted_input_gradients(reparam.batch_norm, steps=10)["gradient_err_over_tol"] <= 1.0
+    broken = bn_invariance.shifted_input_gradients(_no_mean, steps=10)
     assert broken["gradient_err_over_tol"] > 1.0 and broken["end_trajectory_gap"] > 1e-3

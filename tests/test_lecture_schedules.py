@@ -11,7 +11,7 @@ import torch
 from hypothesis import example, given, strategies as st
 
 from normtheory import dynamics
-from normtheory.claims import lecture_schedules as ls
+from normtheory.claims import lecture_schedules as schedules
 from normtheory.roundoff import EPS64
 from normtheory.toy_models import train_minibatch_wn
 
@@ -33,21 +33,21 @@ def test_L5_exp_lr_equivalence_alpha_solves_characteristic_equation(lr, lam, mu)
 
 
 def test_L5_exp_lr_equivalence_holds_with_and_without_momentum():
-    model = ls.MinibatchWN(seed=1)
+    model = schedules.MinibatchWN(seed=1)
     for mu in (0.0, 0.9):
-        found = ls.exp_lr_equivalence(model, lr=0.1, lam=0.02, momentum=mu, steps=15, seed=2)
+        found = schedules.exp_lr_equivalence(model, lr=0.1, lam=0.02, momentum=mu, steps=15, seed=2)
         assert found["gap_over_tol"] <= 1.0, found
 
 
 def test_L5_exp_lr_equivalence_fails_with_empty_buffer():
-    model = ls.MinibatchWN(seed=1)
-    found = ls.exp_lr_equivalence(model, lr=0.1, lam=0.02, momentum=0.9, steps=15, seed=2, buffer="zero")
+    model = schedules.MinibatchWN(seed=1)
+    found = schedules.exp_lr_equivalence(model, lr=0.1, lam=0.02, momentum=0.9, steps=15, seed=2, buffer="zero")
     assert found["gap_over_tol"] > 1.0
 
 
 def test_L5_exp_lr_equivalence_fails_with_the_momentum_free_alpha():
     # broken schedule: alpha = 1 - lr lam (Theorem 1's) used with momentum 0.9
-    model = ls.MinibatchWN(seed=1)
+    model = schedules.MinibatchWN(seed=1)
     v0, batches = model.init(), model.batches(15, 2)
     a = train_minibatch_wn(model, v0, batches, lr=0.1, lam=0.02, momentum=0.9)
     wrong = dynamics.theorem1_multipliers(15, lr=0.1, lam=0.02)
@@ -56,7 +56,7 @@ def test_L5_exp_lr_equivalence_fails_with_the_momentum_free_alpha():
 
 
 def test_L5_counteract_lr_decay_explicit_normalization_gives_lr():
-    model = ls.MinibatchWN(seed=2)
+    model = schedules.MinibatchWN(seed=2)
     run = train_minibatch_wn(model, model.init(scale=3.0), model.batches(10, 0), lr=0.3, project=True)
     assert torch.allclose(run["effective_lr"][1:], torch.full_like(run["effective_lr"][1:], 0.3), rtol=1e-14)
     plain = train_minibatch_wn(model, model.init(scale=3.0), model.batches(10, 0), lr=0.3)
@@ -79,12 +79,12 @@ def test_L5_wd_equilibrium_fails_for_the_naive_fixed_point():
         return dynamics.WeightDecayEquilibrium(norm_sq=s, effective_lr=lr / s, angular_update=math.sqrt(2 * lr * lam),
                                                relaxation=2 * (1 - lr * lam) ** 2 - 1)
 
-    found = ls.constant_g_equilibrium(0.5, 0.2, equilibrium=naive)
+    found = schedules.constant_g_equilibrium(0.5, 0.2, equilibrium=naive)
     assert found["final_err_over_tol"] > 1
 
 
 def test_L5_wd_equilibrium_constant_g_run_reaches_prediction():
-    found = ls.constant_g_equilibrium(0.1, 0.5)
+    found = schedules.constant_g_equilibrium(0.1, 0.5)
     assert found["final_err_over_tol"] <= 1 and found["contraction_err_over_tol"] <= 1
 
 
@@ -109,30 +109,30 @@ def test_L5_wd_equilibrium_bad_input():
 
 
 def test_L5_counteract_lr_decay_exact_model():
-    found = ls.counteract_exact(steps=300)
+    found = schedules.counteract_exact(steps=300)
     assert found["plain_monotone"] and found["plain_over_sqrt_bound"] <= 1
     assert found["exp_vs_decay_err_over_tol"] <= 1 and found["unit_err_over_tol"] <= 1
     assert found["plain_final_effective_lr"] < 0.5 * found["decay_limit"]  # plain decays below WD's level
-    assert ls.counteract_exact()["decay_limit_err_over_tol"] <= 1
+    assert schedules.counteract_exact()["decay_limit_err_over_tol"] <= 1
 
 
 def test_L5_counteract_lr_decay_fails_with_another_exponential_base():
     # a = 1 - lr lam / 2 (a plausible slip) no longer tracks the weight-decay run
-    assert ls.counteract_exact(steps=300, exp_alpha=1 - 0.5 * 0.02 / 2)["exp_vs_decay_err_over_tol"] > 1
+    assert schedules.counteract_exact(steps=300, exp_alpha=1 - 0.5 * 0.02 / 2)["exp_vs_decay_err_over_tol"] > 1
 
 
 def test_L5_counteract_lr_decay_claim_refuted_when_projection_is_skipped(monkeypatch):
     # 'explicit normalization' that does not renormalize: the effective LR is no longer lr
-    original = ls.train_minibatch_wn
+    original = schedules.train_minibatch_wn
 
     def no_projection(*args, project=False, **kw):
         return original(*args, **kw)
 
-    monkeypatch.setattr(ls, "train_minibatch_wn", no_projection)
-    assert ls.check_counteract_lr_decay().verdict.value == "refuted"
+    monkeypatch.setattr(schedules, "train_minibatch_wn", no_projection)
+    assert schedules.check_counteract_lr_decay().verdict.value == "refuted"
 
 
 def test_L5_wd_equilibrium_classifier_matches_and_fails_with_the_raw_weight_gradient():
-    assert ls.classifier_equilibrium(steps=200)["err_over_tol"] <= 1
+    assert schedules.classifier_equilibrium(steps=200)["err_over_tol"] <= 1
     # G measured at the raw weights (||grad J(w)|| = G/||w||) misplaces the prediction by ~s*
-    assert ls.classifier_equilibrium(steps=200, gradient_at="raw")["err_over_tol"] > 1
+    assert schedules.classifier_equilibrium(steps=200, gradient_at="raw")["err_over_tol"] > 1

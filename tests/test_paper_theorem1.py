@@ -12,8 +12,8 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from normtheory import dynamics as dy
-from normtheory.claims import paper_theorem1 as pt
+from normtheory import dynamics
+from normtheory.claims import paper_theorem1 as theorem1
 
 # Replays are bit-identical today (the span test solves by QR, the runs are single-threaded); 1e-9
 # relative leaves room for another BLAS build's round-off and is far below any change a tampered
@@ -30,33 +30,33 @@ def _same(a: dict, b: dict) -> bool:
 @settings(max_examples=10)
 @given(seed=st.integers(0, 1000), lr=st.floats(0.01, 0.1), lam=st.floats(0.0, 0.05))
 def test_PAPER_thm1_schedule_reproduces_decay(seed, lr, lam):
-    found = pt.theorem1_gaps(steps=40, lr=lr, lam=lam, seed=seed)
+    found = theorem1.theorem1_gaps(steps=40, lr=lr, lam=lam, seed=seed)
     assert found["max_gap"] <= found["tolerance"]
 
 
 def test_PAPER_thm1_fails_with_constant_lr():
-    const = pt.theorem1_gaps(lambda lr, lam: (lambda t: 1.0), steps=60)
+    const = theorem1.theorem1_gaps(lambda lr, lam: (lambda t: 1.0), steps=60)
     assert const["max_gap"] > const["tolerance"]
 
 
 def test_PAPER_thm1_schedule_listed_sequence_fails():
-    listed = pt.theorem1_gaps(pt.paper_listed_factor, steps=60)
+    listed = theorem1.theorem1_gaps(theorem1.paper_listed_factor, steps=60)
     assert listed["max_gap"] > listed["tolerance"]
 
 
 def test_PAPER_thm1_momentum_derived_schedule_holds_and_the_papers_fails():
-    assert pt.momentum_gaps(steps=60, use="derived")["max_gap"] <= pt.momentum_gaps(steps=60)["tolerance"]
-    bad = pt.momentum_gaps(steps=60, use="paper")
+    assert theorem1.momentum_gaps(steps=60, use="derived")["max_gap"] <= theorem1.momentum_gaps(steps=60)["tolerance"]
+    bad = theorem1.momentum_gaps(steps=60, use="paper")
     assert bad["max_gap"] > bad["tolerance"]
 
 
 def test_PAPER_thm1_momentum_regime_scan_holds_and_fails_for_a_sign_blind_builder():
-    assert pt.momentum_regime_scan(steps=2000)["consistent"]
+    assert theorem1.momentum_regime_scan(steps=2000)["consistent"]
 
     def sign_blind(steps, **kw):  # a builder that never reports c_t <= 0
-        return dataclasses_replace(dy.momentum_multipliers(steps, **kw))
+        return dataclasses_replace(dynamics.momentum_multipliers(steps, **kw))
 
-    assert not pt.momentum_regime_scan(steps=2000, multipliers=sign_blind)["consistent"]
+    assert not theorem1.momentum_regime_scan(steps=2000, multipliers=sign_blind)["consistent"]
 
 
 def dataclasses_replace(schedule):
@@ -67,13 +67,13 @@ def dataclasses_replace(schedule):
 
 def test_PAPER_thm1_lr_lambda_overflow_is_an_error_not_inf():
     with pytest.raises(OverflowError):
-        dy.theorem1_lr_lambda(lr=0.5, lam=1.0)(5000)
+        dynamics.theorem1_lr_lambda(lr=0.5, lam=1.0)(5000)
 
 
 @pytest.mark.parametrize("claim_check, replay, tamper", [
-    pytest.param(pt.check_thm1_schedule, pt.replay_thm1_schedule, ("optimizer", "weight_decay", 0.07),
+    pytest.param(theorem1.check_thm1_schedule, theorem1.replay_thm1_schedule, ("optimizer", "weight_decay", 0.07),
                  marks=pytest.mark.slow),
-    pytest.param(pt.check_thm1_momentum, pt.replay_thm1_momentum, ("optimizer", "momentum", 0.8),
+    pytest.param(theorem1.check_thm1_momentum, theorem1.replay_thm1_momentum, ("optimizer", "momentum", 0.8),
                  marks=pytest.mark.slow),
 ], ids=["PAPER_thm1_schedule", "PAPER_thm1_momentum"])
 def test_PAPER_thm1_replay_from_json(claim_check, replay, tamper):
@@ -91,16 +91,16 @@ def test_PAPER_thm1_replay_from_json(claim_check, replay, tamper):
 
 def test_PAPER_thm1_schedule_replay_short_record():
     # the full-length replay runs under -m slow; a 40-step record exercises the same code quickly
-    record = {"counterexample": {**pt._sgd_record(), "steps": 40}}
-    found = pt.replay_thm1_schedule(record)
+    record = {"counterexample": {**theorem1._sgd_record(), "steps": 40}}
+    found = theorem1.replay_thm1_schedule(record)
     assert found["listed_gap"] > found["tolerance"] >= found["corrected_gap"]
     record["counterexample"]["optimizer"]["weight_decay"] = 0.02
-    assert not _same(pt.replay_thm1_schedule(record), found)
+    assert not _same(theorem1.replay_thm1_schedule(record), found)
 
 
 def test_PAPER_thm1_momentum_replay_short_record():
-    record = {"counterexample": {**pt._sgd_record(lam=pt.LAM_MOMENTUM, momentum=pt.MOMENTUM), "steps": 40,
+    record = {"counterexample": {**theorem1._sgd_record(lam=theorem1.LAM_MOMENTUM, momentum=theorem1.MOMENTUM), "steps": 40,
                                  "above_edge": {"lr": 1.0, "lam": 2 * (1 - 0.9**0.5) ** 2, "steps": 2000}}}
-    found = pt.replay_thm1_momentum(record)
+    found = theorem1.replay_thm1_momentum(record)
     assert found["paper_schedule_gap"] > found["tolerance"] >= found["derived_schedule_gap"]
     assert found["above_edge_first_nonpositive"] is not None

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from normtheory.claims._roundoff import EPS64, sum_tolerance
+from normtheory.roundoff import EPS64, sum_tolerance
 from normtheory.models import NORMALIZERS, ReluNet, ScaleInvariantNet
 from normtheory.toy_models import atan2_run
 from normtheory.registry import LECTURE, Evidence, Verdict, claim, decide

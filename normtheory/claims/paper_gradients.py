@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from normtheory import jacobians, reparam
-from normtheory.claims._roundoff import EPS64
+from normtheory.roundoff import EPS64
 from normtheory.registry import PAPER, Evidence, Verdict, claim, decide
 
 Formula = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from normtheory import reparam
-from normtheory.claims._roundoff import centered_tolerance, unit_norm_tolerance
+from normtheory.roundoff import centered_tolerance, unit_norm_tolerance
 from normtheory.registry import PAPER, Evidence, Verdict, claim, decide
 
 def _ratio(err: float, tol: float) -> float:
