@@ -41,7 +41,7 @@ import jinja2
 from normtheory import report
 from normtheory._io import OutputPathError, atomic_write_bytes, atomic_write_text, check_output_dir
 
-__all__ = ["GENERATOR", "write_html_report", "claim_page_name"]
+__all__ = ["GENERATOR", "write_html_report", "check_report_dir", "claim_page_name"]
 
 #: Written into every page's ``<meta name="generator">``; marks a folder as a normtheory report.
 GENERATOR = "normtheory verify --html"
@@ -73,7 +73,10 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _check_out_dir(out_dir: Path) -> Path:
+def check_report_dir(out_dir: Path) -> Path:
+    """``out_dir`` can take the report: a new or empty folder, or an earlier report's (its
+    ``index.html`` names :data:`GENERATOR`). Raises :class:`OutputPathError` naming ``--html``
+    otherwise; creates nothing (so that ``verify`` can refuse before its run)."""
     out_dir = check_output_dir(out_dir, "--html")
     if out_dir.is_dir() and any(out_dir.iterdir()):
         index = out_dir / "index.html"
@@ -208,7 +211,7 @@ def write_html_report(results: list[report.ClaimResult], out_dir: Path, *,
         OutputPathError: ``out_dir`` cannot be written, or is a non-empty folder that is not a
             report.  ValueError: a claim id that cannot be a file name.
     """
-    out_dir = _check_out_dir(Path(out_dir))
+    out_dir = check_report_dir(Path(out_dir))
     if figures_dir is not None and not Path(figures_dir).is_dir():
         raise OutputPathError(f"figures_dir: {figures_dir} is not a folder")
     for r in results:

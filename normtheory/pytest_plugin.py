@@ -109,10 +109,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     from normtheory.claims import all_claims
 
     taken = {item.nodeid for item in items}
-    for claim in all_claims():
-        if claim.id in taken:
-            raise pytest.UsageError(f"--normtheory: claim id {claim.id} clashes with a collected test")
-        items.append(ClaimItem.from_parent(session, name=claim.id, nodeid=claim.id, claim=claim))
+    claims = [ClaimItem.from_parent(session, name=c.id, nodeid=c.id, claim=c) for c in all_claims()]
+    clashes = [item.nodeid for item in claims if item.nodeid in taken]
+    if clashes:
+        raise pytest.UsageError(f"--normtheory: claim id(s) {', '.join(clashes)} clash with collected tests")
+    # announced like any collected node, so that the terminal's "collected N items" counts them
+    config.hook.pytest_collectreport(report=pytest.CollectReport(
+        nodeid="normtheory", outcome="passed", longrepr=None, result=claims))
+    items.extend(claims)
 
 
 @pytest.hookimpl(hookwrapper=True)
