@@ -13,6 +13,9 @@
 * :func:`amplification`: how much a small perturbation of the start grows along a run,
   max_t |dir_t - dir'_t|_inf / delta (a measured condition number of the trajectory), with the
   perturbed start from :func:`entrywise_perturbation` or :func:`directional_perturbation`.
+* :class:`BNNet`: the lecture's two-hidden-layer batch-normalized classifier
+  x -> phi(BN(x W1^T)) -> phi(BN(h W2^T)) -> logits, with its round-off bound for the per-unit
+  rescaling invariance.
 * :func:`atan2_run`: SGD on J(w) = atan2(w_2, w_1) in the plane, the exact model with a constant
   gradient norm: grad J(w) = (-w_2, w_1)/||w||^2 is orthogonal to w and ||grad J(w_hat)|| = 1.
 """
@@ -27,8 +30,9 @@ import torch
 
 from normtheory import reparam
 from normtheory._threads import single_thread
+from normtheory.roundoff import centered_tolerance
 
-__all__ = ["train", "train_full_batch", "MinibatchWN", "train_minibatch_wn", "amplification",
+__all__ = ["train", "train_full_batch", "MinibatchWN", "train_minibatch_wn", "BNNet", "amplification",
            "entrywise_perturbation", "directional_perturbation", "atan2_grad", "atan2_run", "OPTIMIZERS"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -167,6 +171,59 @@ def train_minibatch_wn(model: MinibatchWN, v0: torch.Tensor, batches, *, lr: flo
     out = train(lambda v, t: model.loss(v, batches[t]), v0, steps=len(batches), lr=lr, weight_decay=lam,
                 momentum=momentum, lr_factor=factor, initial_buffer=initial_buffer, project=project)
     return {"directions": out["directions"], "norms_sq": out["norms"].square(), "effective_lr": out["effective_lr"]}
+
+
+@dataclass
+class BNNet:
+    """The slides' architecture: x -> phi(BN(x W1^T)) -> phi(BN(h W2^T)) -> logits (h2 U), float64.
+
+    BN is the slides' (no eps); ``affine`` adds the per-unit scale and shift fit after normalization
+    in practice (the lecture sets them aside). All data are drawn from ``seed``.
+    """
+
+    d_in: int = 6
+    widths: tuple[int, int] = (5, 4)
+    classes: int = 3
+    batch: int = 16
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        rng = np.random.default_rng(self.seed)
+        self.x = torch.from_numpy(rng.standard_normal((self.batch, self.d_in)) + rng.uniform(-2, 2, self.d_in))
+        self.head = torch.from_numpy(rng.standard_normal((self.widths[1], self.classes)))
+        self.affine = [(torch.from_numpy(rng.uniform(0.5, 2, w)), torch.from_numpy(rng.uniform(-1, 1, w)))
+                       for w in self.widths]
+
+    def weights(self, seed: int) -> list[torch.Tensor]:
+        rng = np.random.default_rng(seed)
+        dims = (self.d_in,) + tuple(self.widths)
+        return [torch.from_numpy(rng.standard_normal((o, i))) for i, o in zip(dims[:-1], dims[1:])]
+
+    def logits(self, ws: list[torch.Tensor], bn: Callable[[torch.Tensor], torch.Tensor], *, affine: bool = False) -> torch.Tensor:
+        h = self.x
+        for w, (g, b) in zip(ws, self.affine):
+            z = bn(h @ w.T)
+            h = torch.tanh(g * z + b if affine else z)
+        return h @ self.head
+
+    def roundoff_bound(self, ws: list[torch.Tensor], *, affine: bool = False) -> float:
+        """Bound on |logits(Gamma W) - logits(W)|_inf from round-off (exact arithmetic gives 0).
+
+        Layer l's BN output errs by e_l = centered_tolerance(d_l + 1, N, kappa_l) (its own round-off)
+        plus 2 (1 + sqrt N) kappa'_l e_{l-1} (the previous layer's error through the matmul, relative
+        to the channel's spread, kappa'_l = max_j sum_i |W_ji| / std_j); tanh is 1-Lipschitz, the
+        affine scale multiplies by max|g|, and the head by max_k sum_j |U_jk|. Each side carries it.
+        """
+        h, err = self.x, 0.0
+        for w, (g, b) in zip(ws, self.affine):
+            z = h @ w.T
+            std = z.std(dim=0, unbiased=False)
+            kappa = float(((h.abs() @ w.abs().T).amax(dim=0) / std).max())
+            spread_gain = float((w.abs().sum(dim=1) / std).max())
+            err = centered_tolerance(w.shape[1] + 1, self.batch, kappa) + 2 * (1 + self.batch**0.5) * spread_gain * err
+            err *= float(g.abs().max()) if affine else 1.0
+            h = torch.tanh(g * reparam.batch_norm(z) + b if affine else reparam.batch_norm(z))
+        return 2 * err * float(self.head.abs().sum(dim=0).max())
 
 
 def atan2_grad(w: np.ndarray) -> np.ndarray:

@@ -87,3 +87,48 @@ def test_minibatch_wn_is_scale_invariant_per_unit():
     gamma = torch.tensor([[0.1], [2.0], [30.0], [1e-3], [5.0]], dtype=torch.float64)
     assert torch.allclose(model.loss(gamma * v, idx), model.loss(v, idx), rtol=1e-14)
     assert torch.allclose(reparam.weight_norm(gamma * v), reparam.weight_norm(v), rtol=1e-14)
+
+
+# --- train_full_batch, train_minibatch_wn, amplification and the perturbations ---------------------
+
+def test_train_full_batch_is_train_on_the_full_batch_loss():
+    from normtheory.models import ScaleInvariantNet
+    from normtheory.toy_models import train_full_batch
+
+    net = ScaleInvariantNet("wn", seed=3)
+    v0 = net.init()
+    got = train_full_batch(net, v0, lr=0.1, steps=5, weight_decay=0.01)
+    want = train(lambda v, t: net(v), v0, steps=5, lr=0.1, normalize=net.normalized, weight_decay=0.01)
+    assert all(torch.equal(got[k], want[k]) for k in want)
+
+
+def test_train_minibatch_wn_uses_batch_t_at_step_t_and_fails_for_shuffled_batches():
+    from normtheory.toy_models import train_minibatch_wn
+
+    model = MinibatchWN(seed=1)
+    batches = model.batches(6, seed=2)
+    run = train_minibatch_wn(model, model.init(), batches, lr=0.3)
+    assert torch.allclose(run["norms_sq"], train(lambda v, t: model.loss(v, batches[t]), model.init(),
+                                                  steps=6, lr=0.3)["norms"].square(), rtol=0, atol=0)
+    shuffled = train_minibatch_wn(model, model.init(), batches[::-1], lr=0.3)
+    assert not torch.equal(run["directions"], shuffled["directions"])
+
+
+def test_amplification_measures_growth_and_fails_to_see_a_start_blind_run():
+    from normtheory.toy_models import amplification, directional_perturbation, entrywise_perturbation
+
+    v0 = torch.tensor([[3.0, -4.0]], dtype=torch.float64)
+    delta = 1e-9
+    # the identity "run" carries the perturbation unchanged: amplification = |v' - v|_inf / delta
+    pert = directional_perturbation(v0, delta, seed=5)
+    assert amplification(lambda v: v, v0, pert, delta) == pytest.approx(
+        float((pert - v0).abs().max()) / delta, rel=1e-12)
+    assert float(torch.linalg.vector_norm(pert - v0)) == pytest.approx(delta * 5.0, rel=1e-6)  # ||v0|| = 5
+    doubled = amplification(lambda v: 2 * v, v0, pert, delta)
+    assert doubled == pytest.approx(2 * amplification(lambda v: v, v0, pert, delta), rel=1e-6)
+    # a broken "run" that ignores its start cannot show any sensitivity
+    assert amplification(lambda v: torch.zeros_like(v), v0, pert, delta) == 0.0
+    entry = entrywise_perturbation(v0, delta, seed=5)
+    assert bool(((entry / v0 - 1).abs() <= 10 * delta).all()) and not torch.equal(entry, v0)
+    with pytest.raises(ValueError, match="delta"):
+        amplification(lambda v: v, v0, pert, 0.0)

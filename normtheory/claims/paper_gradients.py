@@ -29,32 +29,15 @@ Formula = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 # --- the paper's formulas (element-wise products, as printed) and the exact ones -----------------
+# Both live in normtheory.jacobians (one implementation each); the names below are what the checks
+# and tests of this module compare.
 
-def paper_wn_grad(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """Eq. (14): g * (1/||w|| - w*w/||w||^3), element-wise."""
-    k = torch.linalg.vector_norm(w, dim=1, keepdim=True)
-    return g * (1 / k - w * w / k**3)
-
-
-# The exact products live in normtheory.jacobians (one implementation); the names below are what the
-# checks and tests of this module compare against the printed formulas.
+paper_wn_grad = jacobians.printed_wn_grad_eq14            # Eq. (14)
+paper_ws_grad = jacobians.printed_ws_grad_eq16            # Eq. (16)
+paper_ws_eps_jacobian_diag = jacobians.printed_ws_eps_jacobian_diag_eq24  # Eq. (24)
 exact_wn_grad = jacobians.wn_vjp
-_ws_stats = jacobians.ws_stats
-
-
-def paper_ws_grad(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """Eq. (16): g * (1 - 1/n - c^2/sum c^2) / v, element-wise."""
-    n, c, v = _ws_stats(w)
-    return g * (1 - 1 / n - c**2 / (c**2).sum(dim=1, keepdim=True)) / v
-
-
 exact_ws_grad = jacobians.ws_vjp
-
-
-def paper_ws_eps_jacobian_diag(w: torch.Tensor, eps: float) -> torch.Tensor:
-    """Eq. (24): 1/(v+eps) (1 - 1/n - c^2/(n (v+eps) v))."""
-    n, c, v = _ws_stats(w)
-    return (1 - 1 / n - c**2 / (n * (v + eps) * v)) / (v + eps)
+_ws_stats = jacobians.ws_stats
 
 
 def _vjp(normalize: Callable[[torch.Tensor], torch.Tensor], w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
