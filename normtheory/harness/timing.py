@@ -4,6 +4,7 @@ record that goes into every JSON file."""
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import time
@@ -96,5 +97,29 @@ def environment(device) -> dict:
                    l2_bytes=getattr(p, "L2_cache_size", None), memory_bytes=p.total_memory,
                    cudnn=torch.backends.cudnn.version())
     else:
-        env.update(device_name=platform.processor() or platform.machine(), threads=torch.get_num_threads())
+        env.update(device_name=_cpu_model() or platform.processor() or platform.machine(),
+                   threads=torch.get_num_threads(), logical_cpus=os.cpu_count())
+    env["code_version"] = _code_version()
     return env
+
+
+def _cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        return None
+    return None
+
+
+def _code_version() -> str | None:
+    """``git describe --always --dirty`` of the package's checkout, or None outside one."""
+    import subprocess
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=os.path.dirname(__file__),
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
