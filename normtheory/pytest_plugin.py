@@ -24,6 +24,7 @@ registration), which ``pytest-xdist`` needs: every worker must collect the same 
 from __future__ import annotations
 
 import inspect
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +107,17 @@ def _expected(claim) -> str:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
     if not config.getoption(_OPTION):
         return
-    from normtheory.claims import all_claims
+    from normtheory import claims as claim_registry
+
+    all_claims = claim_registry.all_claims
 
     taken = {item.nodeid for item in items}
-    claims = [ClaimItem.from_parent(session, name=c.id, nodeid=c.id, claim=c) for c in all_claims()]
+    try:
+        claims = [ClaimItem.from_parent(session, name=c.id, nodeid=c.id, claim=c) for c in all_claims()]
+    except Exception:  # a claim module that does not import: a collection error, not a crash
+        config.hook.pytest_collectreport(report=pytest.CollectReport(
+            nodeid="normtheory", outcome="failed", longrepr=traceback.format_exc(), result=[]))
+        return
     clashes = [item.nodeid for item in claims if item.nodeid in taken]
     if clashes:
         raise pytest.UsageError(f"--normtheory: claim id(s) {', '.join(clashes)} clash with collected tests")

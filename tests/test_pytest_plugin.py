@@ -92,6 +92,19 @@ def test_junitxml_carries_the_verdict_and_key(project):
     assert cases["FAKE-holds"].find("failure") is None
 
 
+def test_a_claim_module_that_fails_to_import_is_a_collection_error(project, monkeypatch):
+    import normtheory.claims
+
+    def broken():
+        raise AttributeError("module 'normtheory.jacobians' has no attribute 'gone'")
+
+    monkeypatch.setattr(normtheory.claims, "all_claims", broken)
+    result = project.runpytest("--normtheory")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*ERROR collecting normtheory*", "*has no attribute 'gone'*",
+                                 "*1 error during collection*"])
+
+
 def test_verbose_status_names_the_verdict(project):
     result = project.runpytest("--normtheory", "-k", "FAKE-holds", "-v")
     result.stdout.fnmatch_lines(["*FAKE-holds PASSED (confirmed)*"])
