@@ -112,3 +112,11 @@ def test_PAPER_sec51_gradient_label_replays_and_tampered_record_differs():
     bad = copy.deepcopy(ev)
     bad["counterexample"]["lr"] = 0.2
     assert pf.replay_sec51(bad) != ev["counterexample"]["reproduces"]
+
+
+def test_PAPER_eps_avoids_overflow_margin_and_a_tiny_eps_fails():
+    th = {"wn x": {"size_at_failure": 4e-20}, "ws x": {"size_at_failure": 2e-19}}
+    ok = pf.eps_margin(th)
+    assert min(ok["margin"].values()) == pytest.approx(1e-8 / 2e-19)
+    # an eps near the failure size (a plausible mis-set eps, e.g. 1e-18) leaves no margin
+    assert min(pf.eps_margin(th, eps_values=(1e-18,))["margin"].values()) < 1e6
