@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import inspect
 import json
 import os
 import re
@@ -111,6 +112,18 @@ def _link(rel: str, root: Path | None, page_dir: Path, line: int | None = None) 
     return _Link(text, Path(os.path.relpath(path, page_dir)).as_posix())
 
 
+def _source_of(func, root: Path | None) -> tuple[str | None, int | None]:
+    """(file, first line) of ``func``: relative to ``root`` when inside it, else absolute."""
+    try:
+        path = Path(inspect.getsourcefile(inspect.unwrap(func))).resolve()
+        line = inspect.getsourcelines(inspect.unwrap(func))[1]
+    except (OSError, TypeError):
+        return None, None
+    if root is not None and path.is_relative_to(root):
+        return path.relative_to(root).as_posix(), line
+    return str(path), line
+
+
 def _format_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
@@ -151,10 +164,7 @@ def _claim_context(result: report.ClaimResult, *, root: Path | None, page_dir: P
                    figure: tuple[str | None, str], tests: list[str] | None) -> dict[str, Any]:
     c, ev = result.claim, result.evidence
     evidence_json = ev.to_json() if ev is not None else {}
-    from normtheory.cli import _where  # 'file:line' of the check, relative to the checkout
-
-    where = _where(c.check)
-    check_file, _, check_line = where.rpartition(":")
+    check_file, check_line = _source_of(c.check, root)
     return {
         "id": c.id, "verdict": result.verdict, "outcome": result.outcome,
         "expected": result.expected_outcome, "as_expected": result.as_expected,
@@ -173,8 +183,8 @@ def _claim_context(result: report.ClaimResult, *, root: Path | None, page_dir: P
         "recorded": sorted(ev.recorded.items()) if ev is not None and ev.recorded else None,
         "measured": _flatten(evidence_json.get("measured", {})),
         "figure": figure[0], "figure_origin": figure[1],
-        "check": _link(check_file, root, page_dir, int(check_line)) if check_line.isdigit()
-        else _Link(where, None, "no source"),
+        "check": _link(check_file, root, page_dir, check_line) if check_file
+        else _Link(c.check.__qualname__, None, "no source file"),
         "proof": _link(c.proof, root, page_dir) if c.proof else None,
         "tests": None if tests is None else [_link(t, root, page_dir) for t in tests],
     }
