@@ -110,11 +110,33 @@ def decide_table2(result: dict) -> dict:
     a = any_of(parts_a)
     return {"protocol": _protocol(result), "fail_acc": FAIL_ACC,
             "configs": {_label(c): v for c, v in plain.items()},
+            "not_failing": sum(v["state"] != "failing" for v in plain.values()),
             "large_lambda_fails": a, "adam_fails_unless_0": b, "finding": _finding(all_of([a, b]))}
 
 
-def _describe_configs(configs: dict) -> str:
-    return ", ".join(f"{k} {_iv(v['score'])}" for k, v in configs.items())
+def _describe_configs(configs: dict, states=("failing",)) -> str:
+    return ", ".join(f"{k} {_iv(v['score'])}" for k, v in configs.items() if v["state"] in states)
+
+
+def _describe_table2(d: dict) -> str:
+    adam = {k: v for k, v in d["configs"].items() if "/adam/" in k and not k.split("/")[2] == "0"}
+    return (f"failing (score interval below {_f(d['fail_acc'])}): "
+            f"{_describe_configs(d['configs']) or 'none'}; {d['not_failing']} other configs; Adam "
+            f"lambda > 0: {_describe_configs(adam, ('training', 'undecided', 'failing'))}; large "
+            f"lambda fails: {d['large_lambda_fails']}, Adam fails unless 0: "
+            f"{d['adam_fails_unless_0']}")
+
+
+def _describe_table3(d: dict) -> str:
+    pairs = []
+    for k, v in d["configs"].items():
+        if k.endswith("/L2"):
+            shifted = [s for s in d["configs"] if s.startswith(k[:-2] + "eps")]
+            if v["state"] == "failing" or any(d["configs"][s]["state"] == "failing" for s in shifted):
+                pairs += [f"{k} {_iv(v['score'])} vs {s} {_iv(d['configs'][s]['score'])}"
+                          for s in shifted]
+    return (f"where L2 or the shift fails (score interval below {_f(d['fail_acc'])}): "
+            f"{'; '.join(pairs) or 'nowhere'}; {d['failing_controls']} failing L2 controls")
 
 
 def decide_table3(result: dict) -> dict:
@@ -238,9 +260,7 @@ def _describe_warmup(d: dict) -> str:
 def check_table2():
     return analogue_evidence(
         "wd-sweep", decide_table2,
-        describe=lambda d: (f"score by config {_describe_configs(d['configs'])}; large lambda "
-                            f"fails: {d['large_lambda_fails']}, Adam fails unless 0: "
-                            f"{d['adam_fails_unless_0']}"),
+        describe=_describe_table2,
         analogue=_DIFF + "; lambda grid extended to lr*lambda = 1 (fewer steps, less total decay)")
 
 
@@ -260,8 +280,7 @@ def check_table2():
 def check_table3():
     return analogue_evidence(
         "wd-sweep", decide_table3,
-        describe=lambda d: (f"score by config {_describe_configs(d['configs'])}; "
-                            f"{d['failing_controls']} plain-L2 controls fail"),
+        describe=_describe_table3,
         analogue=_DIFF)
 
 
