@@ -190,3 +190,89 @@ def test_psd_sqrt_refuses_an_indefinite_matrix_and_accepts_spd():
         cv.psd_sqrt(torch.diag(torch.tensor([1.0, -1.0], dtype=torch.float64)))
     assert cv.psd_sqrt(torch.diag(torch.tensor([4.0, 9.0], dtype=torch.float64))).diagonal().tolist() == [2.0, 3.0]
     assert cv.psd_sqrt(torch.diag(torch.tensor([4.0, 16.0], dtype=torch.float64)), inverse=True).diagonal().tolist() == [0.5, 0.25]
+
+
+_F = torch.float64
+
+
+def _spd(n):
+    return torch.eye(n, dtype=_F) * 2.0
+
+
+# every tensor argument of every public function: (call with that argument replaced by `bad`, name)
+_ARGS = [
+    (lambda bad: cv.unvec(bad, 2), "theta", 1),
+    (lambda bad: cv.vec(bad), "w", 2),
+    (lambda bad: cv.homogeneous_second_moment(bad), "a", 2),
+    (lambda bad: cv.input_statistics(bad), "a", 2),
+    (lambda bad: cv.standardize_inputs(bad, torch.zeros(2, dtype=_F), _spd(2)), "a", 2),
+    (lambda bad: cv.standardize_inputs(torch.ones(4, 2, dtype=_F), bad, _spd(2)), "mean", 1),
+    (lambda bad: cv.standardize_inputs(torch.ones(4, 2, dtype=_F), torch.zeros(2, dtype=_F), bad), "sigma", 2),
+    (lambda bad: cv.reparam_inverse_jacobian(bad, _spd(2), 2), "mean", 1),
+    (lambda bad: cv.reparam_inverse_jacobian(torch.zeros(2, dtype=_F), bad, 2), "sigma", 2),
+    (lambda bad: cv.quasi_diagonal_block(bad, _spd(2), 2), "mean", 1),
+    (lambda bad: cv.quasi_diagonal_block(torch.zeros(2, dtype=_F), bad, 2), "sigma", 2),
+    (lambda bad: cv.affine_reparameterize(bad, torch.zeros(2, dtype=_F), torch.zeros(2, dtype=_F), _spd(2)), "w", 2),
+    (lambda bad: cv.affine_reparameterize(torch.ones(2, 2, dtype=_F), bad, torch.zeros(2, dtype=_F), _spd(2)), "b", 1),
+    (lambda bad: cv.affine_reparameterize(torch.ones(2, 2, dtype=_F), torch.zeros(2, dtype=_F), bad, _spd(2)), "mean", 1),
+    (lambda bad: cv.affine_reparameterize(torch.ones(2, 2, dtype=_F), torch.zeros(2, dtype=_F), torch.zeros(2, dtype=_F),
+                                          bad), "sigma", 2),
+    (lambda bad: cv.ics_outlier_prediction(bad, _spd(2), _spd(2)), "mean", 1),
+    (lambda bad: cv.ics_outlier_prediction(torch.zeros(2, dtype=_F), bad, _spd(2)), "sigma", 2),
+    (lambda bad: cv.ics_outlier_prediction(torch.zeros(2, dtype=_F), _spd(2), bad), "s", 2),
+    (lambda bad: cv.kfac_step(bad, torch.ones(2, 2, dtype=_F), _spd(2), _spd(2), lr=0.1), "w_bar", 2),
+    (lambda bad: cv.kfac_step(torch.ones(2, 2, dtype=_F), bad, _spd(2), _spd(2), lr=0.1), "grad", 2),
+    (lambda bad: cv.kfac_step(torch.ones(2, 2, dtype=_F), torch.ones(2, 2, dtype=_F), bad, _spd(2), lr=0.1), "a_bar", 2),
+    (lambda bad: cv.kfac_step(torch.ones(2, 2, dtype=_F), torch.ones(2, 2, dtype=_F), _spd(2), bad, lr=0.1), "s", 2),
+    (lambda bad: cv.kron_eigh(bad, _spd(2)), "a", 2),
+    (lambda bad: cv.kron_eigh(_spd(2), bad), "b", 2),
+    (lambda bad: cv.psd_sqrt(bad), "sigma", 2),
+    (lambda bad: cv.gd_contraction(bad), "hessian", 2),
+]
+
+
+@pytest.mark.parametrize("call, name, ndim", _ARGS, ids=[f"{i}-{a[1]}" for i, a in enumerate(_ARGS)])
+def test_every_tensor_argument_is_checked_by_name(call, name, ndim):
+    good_shape = (2,) * ndim
+    with pytest.raises(TypeError, match=rf"^{name} is complex \(torch.complex128\)"):
+        call(torch.ones(good_shape, dtype=torch.complex128))
+    wrong = (2,) * (ndim + 1)
+    with pytest.raises(ValueError, match=rf"^{name} must have ndim in \({ndim},\), got shape"):
+        call(torch.ones(wrong, dtype=_F))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: cv.standardize_inputs(torch.ones(4, 3, dtype=_F), torch.zeros(1, dtype=_F), _spd(3)),
+     r"^mean must have shape \(3,\) to match a's columns, got \(1,\)$"),
+    (lambda: cv.standardize_inputs(torch.ones(4, 3, dtype=_F), torch.zeros(3, dtype=_F), _spd(2)),
+     r"^sigma must have shape \(3, 3\) to match a's columns, got \(2, 2\)$"),
+    (lambda: cv.reparam_inverse_jacobian(torch.zeros(3, dtype=_F), _spd(2), 1),
+     r"^sigma must have shape \(3, 3\) to match mean, got \(2, 2\)$"),
+    (lambda: cv.quasi_diagonal_block(torch.zeros(3, dtype=_F), _spd(2), 1),
+     r"^sigma must have shape \(3, 3\) to match mean, got \(2, 2\)$"),
+    (lambda: cv.affine_reparameterize(torch.ones(2, 3, dtype=_F), torch.zeros(2, dtype=_F), torch.zeros(3, dtype=_F),
+                                      _spd(2)), r"^sigma must have shape \(3, 3\) to match w's input size, got \(2, 2\)$"),
+    (lambda: cv.ics_outlier_prediction(torch.zeros(3, dtype=_F), _spd(2), _spd(2)),
+     r"^sigma must have shape \(3, 3\) to match mean, got \(2, 2\)$"),
+    (lambda: cv.quasi_diagonal_block(torch.zeros(2, dtype=_F), torch.tensor([[1.0, 2.0], [0.0, 1.0]], dtype=_F), 1),
+     "^sigma must be symmetric$"),
+    (lambda: cv.unvec(torch.ones(4, dtype=_F), 0), "^rows must be >= 1, got 0$"),
+    (lambda: cv.unvec(torch.ones(5, dtype=_F), 2), r"^rows=2 does not divide len\(theta\)=5$"),
+    (lambda: cv.reparam_inverse_jacobian(torch.zeros(2, dtype=_F), _spd(2), 0), "^out_dim must be >= 1, got 0$"),
+    (lambda: cv.quasi_diagonal_block(torch.zeros(2, dtype=_F), _spd(2), 0), "^out_dim must be >= 1, got 0$"),
+])
+def test_shape_and_count_messages(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_unvec_with_one_row_and_outputs_in_the_mean_dtype():
+    assert cv.unvec(torch.arange(3, dtype=_F), 1).tolist() == [[0.0, 1.0, 2.0]]
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # an identity built in the default dtype would show here
+    try:
+        mean, sigma = torch.zeros(2, dtype=torch.float32), torch.eye(2, dtype=torch.float32)
+        assert cv.quasi_diagonal_block(mean, sigma, 2).dtype == torch.float32
+        assert cv.reparam_inverse_jacobian(mean, sigma, 2).dtype == torch.float32
+    finally:
+        torch.set_default_dtype(before)

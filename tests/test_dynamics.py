@@ -165,3 +165,46 @@ def test_theorem1_scales_values():
     assert c.tolist() == [4.0, 2.0, 1.0, 0.5]  # exact: powers of two survive exp(log) here
     assert dy.theorem1_scales(0, lr=0.1, lam=0.1).tolist() == [1.0]
     assert dy.theorem1_multipliers(2, lr=0.5, lam=1.0, p0=4.0) == pytest.approx([1 / 8, 1 / 2], rel=8 * EPS64)
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda: dy.theorem1_scales(-1, lr=0.1, lam=0.1), ValueError, "^steps must be >= 0"),
+    (lambda: dy.theorem1_scales(1, lr=0.1, lam=0.1, p0=0.0), ValueError, "^p0 must be > 0"),
+    (lambda: dy.theorem1_multipliers(1, lr=0.1, lam=0.1, p0=-1.0), ValueError, "^p0 must be > 0"),
+    (lambda: dy.theorem1_lr_lambda(lr=0.1, lam=0.1, p0=0.0), ValueError, "^p0 must be > 0"),
+    (lambda: dy.theorem1_multipliers(1, lr=0.1, lam=-0.1), ValueError, "^lam must be >= 0"),
+    (lambda: dy.momentum_scales(-1, lr=0.1, lam=0.1, momentum=0.5), ValueError, "^steps must be >= 0"),
+    (lambda: dy.momentum_scales(1, lr=0.1, lam=0.1, momentum=0.5, p0=0.0), ValueError, "^p0 must be > 0"),
+    (lambda: dy.momentum_multipliers(1, lr=0.1, lam=0.1, momentum=0.5, p0=0.0), ValueError, "^p0 must be > 0"),
+    (lambda: dy.momentum_multipliers(1, lr=0.1, lam=0.1, momentum=-0.5), ValueError, "^momentum must be >= 0"),
+    (lambda: dy.exponential_lr_schedule(0, lr=0.1, lam=0.1), ValueError, "^steps must be >= 1"),
+    (lambda: dy.exponential_lr_schedule(3, lr=0.1, lam=0.1, momentum=-0.1), ValueError, "^momentum must be >= 0"),
+    (lambda: dy.exponential_lr_schedule(3, lr=1.0, lam=0.5, momentum=0.81), ValueError,
+     r"^no real alpha: lr\*lam = 0.5 > \(1 - sqrt\(momentum\)\)\^2 = 0.01$"),
+    (lambda: dy.exponential_lr_schedule(600, lr=0.5, lam=1.0), OverflowError, r"^alpha\^-\(2t\+1\) at step 512 "),
+    (lambda: dy.exponential_lr_schedule(2000, lr=0.5, lam=1.0), OverflowError, r"^alpha\^-\(2t\+1\) at step 512 "),
+    (lambda: dy.momentum_lr_lambda(100, lr=0.1, lam=0.5, momentum=0.9), ValueError,
+     r"c_t <= 0 at t = \d+ \(lr\*lam = 0.05 > \(1 - sqrt\(momentum\)\)\^2 = 0.0026\d*\?\)"),
+    (lambda: dy.effective_learning_rate(0.1, torch.ones(2, 3), form="xx"), ValueError, "^form must be 'wn' or 'ws', got 'xx'"),
+    (lambda: dy.effective_learning_rate(0.1, torch.ones(2, 3), power=0), ValueError, "^power must be 1 or 2, got 0"),
+])
+def test_errors_name_the_argument(call, err, match):
+    with pytest.raises(err, match=match):
+        call()
+
+
+def test_scales_range_check_reports_the_first_step_out_of_range():
+    # log c_t = log(1e-300) - t log 2 drops below log(tiny) = -708.4 first at t = 26
+    with pytest.raises(OverflowError, match=r"^c_t at step 26 leaves the float64 range"):
+        dy.theorem1_scales(100, lr=0.5, lam=1.0, p0=1e-300)
+    with pytest.raises(OverflowError, match=r"^c_t at step 26 "):
+        dy.momentum_scales(100, lr=0.5, lam=1.0, momentum=0.0, p0=1e-300)
+    # a scale in range is returned, its float64 dtype even for a zero-step schedule
+    assert dy.theorem1_scales(0, lr=0.5, lam=1.0, p0=1e-300).dtype == np.float64
+
+
+def test_exponential_schedule_exactly_at_the_edge():
+    # mu = 1/4, lr*lam = (1 - 1/2)^2 = 1/4: the discriminant is exactly 0, a double root alpha = 1/2
+    s = dy.exponential_lr_schedule(3, lr=0.5, lam=0.5, momentum=0.25)
+    assert s.alpha == 0.5 and s.scales.dtype == np.float64
+    assert np.allclose(s.scales, [1.0, 2.0, 4.0, 8.0], rtol=16 * EPS64, atol=0)  # exp(t log 2): ~t eps

@@ -108,3 +108,42 @@ def test_bad_eps_dim_and_shape():
         reparam.batch_norm(_w(5))
     with pytest.raises(ValueError, match="at least 2 values per channel"):
         reparam.batch_norm(_w(1, 3))
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 2, 2)])
+def test_batch_center_values(shape):
+    x = _w(*shape, seed=3) + 7.0
+    out = reparam.batch_center(x)
+    dims = (0,) + tuple(range(2, len(shape)))
+    assert out.shape == x.shape and out.dtype == x.dtype
+    expected = x - x.mean(dim=dims, keepdim=True)  # per channel, over batch and space
+    assert torch.allclose(out, expected, rtol=0, atol=1e-13)
+    assert torch.allclose(out.mean(dim=dims), torch.zeros(shape[1], dtype=x.dtype), rtol=0, atol=1e-13)
+    # invariance to a per-channel constant (a broken all-channel mean would fail it)
+    shift = torch.arange(shape[1], dtype=x.dtype).reshape((1, -1) + (1,) * (len(shape) - 2))
+    assert torch.allclose(reparam.batch_center(x + shift), out, rtol=0, atol=1e-12)
+    half = reparam.batch_center(x.half())
+    assert half.dtype == torch.float16
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: reparam.centered_weight_norm(_w(3), dim=0),
+     "^v: centering a slice of one entry leaves zero; use dim=None or a >1-D weight$"),
+    (lambda: reparam.weight_standardization(_w(3), dim=0),
+     "^w: standardizing a slice of one entry is undefined; use dim=None or a >1-D weight$"),
+    (lambda: reparam.centered_weight_norm(_w(2, 3), dim=5), r"^dim=5 is out of range for v of shape \(2, 3\)$"),
+    (lambda: reparam.weight_standardization(_w(2, 3), dim=-3), r"^dim=-3 is out of range for w of shape \(2, 3\)$"),
+    (lambda: reparam.weight_norm(_w(2, 3), dim=2), r"^dim=2 is out of range for v of shape \(2, 3\)$"),
+    (lambda: reparam.centered_weight_norm(torch.ones(2, 3)),
+     r"^v has a zero spread \(all entries of a slice are equal\); the normalization divides by it$"),
+    (lambda: reparam.weight_standardization(torch.ones(2, 3)),
+     r"^w has a zero standard deviation \(all entries of a slice are equal\) and eps=0; the normalization divides by it$"),
+    (lambda: reparam.weight_norm(torch.zeros(2, 3)),
+     r"^v has a zero norm \(in some slice along the kept dim\); the normalization divides by it$"),
+    (lambda: reparam.batch_norm(torch.ones(4, 3)),
+     r"^x has a zero batch variance in some channel and eps=0; the normalization divides by it$"),
+    (lambda: reparam.batch_norm(_w(1, 3, 1)), r"^x: batch statistics need at least 2 values per channel, got shape \(1, 3, 1\)$"),
+])
+def test_error_messages_name_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
