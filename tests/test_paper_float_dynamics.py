@@ -16,6 +16,7 @@ from normtheory import float_limits as fl
 from normtheory import reparam
 from normtheory.claims import paper_float_dynamics as pf
 from normtheory.models import ScaleInvariantNet
+from normtheory.registry import Verdict
 
 
 def test_PAPER_k_to_zero_settles_at_equilibrium_but_a_unit_without_gradient_shrinks():
@@ -62,6 +63,29 @@ def test_PAPER_eff_lr_overflow_is_a_property_of_the_kernel():
     assert fl.shrink_threshold(fl.torch_weight_norm, w.double(), r.double(), dtype=torch.float64).size_at_failure < 1e-140
 
 
+def test_PAPER_eff_lr_overflow_check_fails_for_a_normalizer_with_bounded_effective_lr(monkeypatch):
+    # the check, run on a WN/WS that adds eps to the norm/std (so lr/(||W|| + eps) stays bounded as ||W|| -> 0),
+    # finds no overflow: the scan reaches a row that underflows to zero first and the check cannot confirm
+    def eps_thresholds(shapes):
+        return pf.float32_thresholds(shapes=shapes[:1], rows=2, normalizers=(
+            ("wn", lambda x: x / (torch.linalg.vector_norm(x, dim=1, keepdim=True) + 1e-5), "norm"),
+            ("ws", lambda x: reparam.weight_standardization(x, eps=1e-5, dim=0), "std")))
+
+    monkeypatch.setattr(pf, "_thresholds", eps_thresholds)
+    with pytest.raises(ValueError, match="underflowed to zero"):
+        pf.check_eff_lr_overflow()
+
+
+def test_PAPER_fig6_rate_check_fails_when_the_rate_forgets_the_momentum(monkeypatch):
+    # small shapes keep it fast; the measured thresholds are the real kernels'
+    monkeypatch.setattr(pf, "_thresholds", lambda shapes: pf.float32_thresholds(shapes=shapes[:2], rows=2))
+    assert pf.check_fig6_rate().verdict is Verdict.CONFIRMED
+    # the broken variant: heavy ball without momentum (alpha = 1 - lr lam), the failure comes after 100k
+    plain_sgd = pf.decay_only_rate
+    monkeypatch.setattr(pf, "decay_only_rate", lambda **kw: plain_sgd(**dict(kw, momentum=0.0)))
+    assert pf.check_fig6_rate().verdict is Verdict.REFUTED
+
+
 def test_float_limits_refuses_bad_input():
     w = torch.randn(2, 5)
     with pytest.raises(ValueError, match="measure"):
@@ -82,7 +106,7 @@ def test_PAPER_adam_square_overflow_threshold_and_a_formula_without_beta2_fails(
     assert other["finite_below"] and other["inf_above"] and other["predicted"] < found["predicted"]
 
 
-def test_PAPER_fig6_rate_root_matches_torch_and_momentum_free_rate_misses_50k():
+def test_PAPER_fig6_rate_root_matches_torch_and_a_broken_momentum_free_rate_fails_the_window():
     rate = pf.decay_only_rate(lr=0.1, lam=1e-3, momentum=0.9, steps=400)
     assert abs(rate["alpha_measured"] / rate["alpha_pred"] - 1) <= 1e-9
     wrong = pf.decay_only_rate(lr=0.1, lam=1e-3, momentum=0.0, steps=400)

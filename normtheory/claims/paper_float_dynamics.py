@@ -25,6 +25,7 @@ import torch
 
 from normtheory import dynamics
 from normtheory import float_limits as fl
+from normtheory import jacobians
 from normtheory._threads import single_thread
 from normtheory.claims._roundoff import EPS64
 from normtheory.models import ScaleInvariantNet
@@ -416,8 +417,6 @@ def sec51_gaps(*, lr: float = 0.1, cases: int = 40, seed: int = 9, expression=se
     """The printed expression against autograd's dL/dW through W/||W|| (what it is called) and against
     lr times Eq. (14) as printed (PAPER-wn-gradient's formula); and k dL/dW(kA) over k in 1e-6..1e6
     (the 1/k growth the sentence concludes), each in units of its round-off bound."""
-    from normtheory.claims.paper_gradients import paper_wn_grad
-
     rng = np.random.default_rng(seed)
     worst_grad, worst_step, worst_law = 0.0, 0.0, 0.0
     for _ in range(cases):
@@ -431,7 +430,7 @@ def sec51_gaps(*, lr: float = 0.1, cases: int = 40, seed: int = 9, expression=se
         k = torch.linalg.vector_norm(w, dim=1, keepdim=True)
         tol = 4 * (n + 8) * EPS64 * float(torch.linalg.vector_norm(g)) / float(k.min())
         worst_grad = max(worst_grad, float((expr - grad).abs().max()) / tol)
-        worst_step = max(worst_step, float((expr - lr * paper_wn_grad(w, g)).abs().max()) / (lr * tol))
+        worst_step = max(worst_step, float((expr - lr * jacobians.printed_wn_grad_eq14(w, g)).abs().max()) / (lr * tol))
         for c in (1e-6, 1e6):
             wc = (c * w).requires_grad_(True)
             ac = wc / torch.linalg.vector_norm(wc, dim=1, keepdim=True)
