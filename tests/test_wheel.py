@@ -117,4 +117,4 @@ def test_installed_wheel_writes_the_html_report(fresh_venv, tmp_path):
               "figures_dir=None))")
     _run([fresh_venv / "bin" / "python", "-c", script, tmp_path / "html"], cwd=tmp_path, env=_clean_env(fresh_venv))
     page = (tmp_path / "html" / "claims" / "PAPER-ws-cwn.html").read_text()
-    assert "Statement checked" in page and "no source checkout" in page  # no proofs/ or tests/ here
+    assert "Statement checked" in page and "no tests/ folder beside this installation" in page
