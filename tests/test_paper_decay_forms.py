@@ -5,6 +5,7 @@ Test names carry the claim id."""
 from __future__ import annotations
 
 import copy
+import functools
 import json
 
 import numpy as np
@@ -112,3 +113,16 @@ def test_PAPER_tiny_groups_whole_tensor_normalization_keeps_freedom():
     jac = torch.autograd.functional.jacobian(lambda x: reparam.weight_norm(x, dim=None).reshape(-1), w).reshape(4, 4)
     assert int((torch.linalg.svdvals(jac) > 1e-12).sum()) == 3
     assert pd.check_tiny_groups().verdict is Verdict.CONFIRMED
+
+
+@pytest.mark.parametrize("broken", [
+    # WN with eps added to the norm: no longer scale invariant, so it keeps all n degrees of freedom and
+    # a one-entry group is no longer +-1
+    ("weight_norm", lambda v, g=None, *, dim=0: v / (torch.linalg.vector_norm(v, dim=1, keepdim=True) + 1e-8)),
+    # WS with Eq. (23)'s eps instead of Eq. (7): shift invariant only, n - 1 degrees of freedom
+    ("weight_standardization", functools.partial(reparam.weight_standardization, eps=1e-5)),
+], ids=["wn_plus_eps", "ws_with_eps"])
+def test_PAPER_tiny_groups_check_fails_for_a_broken_normalizer(monkeypatch, broken):
+    name, fn = broken
+    monkeypatch.setattr(reparam, name, fn)
+    assert pd.check_tiny_groups().verdict is Verdict.REFUTED
