@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import torch
 
-from normtheory._validation import check_int_at_least, check_tensor
+from normtheory._validation import check_int_at_least, check_open_unit, check_tensor
 from normtheory.spectral import as_matrix
-from normtheory.spectral.certify import DEFAULT_SQUARINGS, SpectralBracket, certify_brackets
+from normtheory.spectral.certify import DEFAULT_SQUARINGS, SpectralBracket, _certify
 from normtheory.spectral.power import blog_power_iteration, power_steps, randn_on, rank_one_update_
 
 __all__ = ["Group", "group_by_shape", "bind_groups", "PowerSweep", "power_sigma_history",
@@ -181,5 +181,10 @@ def certify_spectral_norms(weights, *, rtol: float = 1e-6, squarings: int = DEFA
     weights = list(weights)
     if not weights:
         raise ValueError("weights is empty")
-    mats = [as_matrix(check_tensor(w, f"weights[{i}]", min_ndim=2)) for i, w in enumerate(weights)]
-    return certify_brackets(mats, rtol=rtol, squarings=squarings)
+    check_open_unit(rtol, "rtol")
+    check_int_at_least(squarings, "squarings", 0)
+    mats = []
+    for i, w in enumerate(weights):   # the one check per weight (finite, floating or complex, 2+-D)
+        check_tensor(w, f"weights[{i}]", min_ndim=2)
+        mats.append(w.detach().reshape(w.shape[0], -1))
+    return _certify(mats, rtol=rtol, squarings=squarings)

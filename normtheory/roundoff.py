@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 __all__ = ["EPS64", "U64", "ETA64", "TINY64", "unit_roundoff", "gamma", "gamma_complex_dot",
-           "pow2_exponents", "ldexp_exact", "ldexp_outward", "unit_norm_tolerance",
+           "pow2_exponents", "ldexp_exact", "ldexp_exact_", "ldexp_outward", "unit_norm_tolerance",
            "centered_tolerance", "sum_tolerance"]
 
 EPS64 = float(np.finfo(np.float64).eps)        # 2^-52, the spacing of float64 at 1
@@ -83,6 +83,18 @@ def ldexp_exact(x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         return x * torch.ldexp(one, e.to(real))
     half = torch.div(e, 2, rounding_mode="floor")
     return x * torch.ldexp(one, half.to(real)) * torch.ldexp(one, (e - half).to(real))
+
+
+def ldexp_exact_(x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+    """In-place :func:`ldexp_exact` (``x`` is overwritten and returned): no extra copy."""
+    e = e.to(torch.int64)
+    real = x.real.dtype if x.is_complex() else x.dtype
+    info = torch.finfo(real)
+    one = torch.ones((), dtype=real, device=x.device)
+    if bool(((e > math.log2(info.tiny)) & (e < math.log2(info.max))).all()):
+        return x.mul_(torch.ldexp(one, e.to(real)))
+    half = torch.div(e, 2, rounding_mode="floor")
+    return x.mul_(torch.ldexp(one, half.to(real))).mul_(torch.ldexp(one, (e - half).to(real)))
 
 
 def ldexp_outward(x: torch.Tensor, e: torch.Tensor, *, up: bool) -> torch.Tensor:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import torch
 
 from normtheory._validation import check_int_at_least, check_open_unit
-from normtheory.roundoff import ETA64, U64, gamma, ldexp_exact, ldexp_outward, pow2_exponents
+from normtheory.roundoff import ETA64, U64, gamma, ldexp_exact, ldexp_exact_, ldexp_outward, pow2_exponents
 from normtheory.spectral._input import check_matrix, real_embedding, tall
 
 __all__ = ["SpectralBracket", "certify_brackets", "certify_upper_bound", "spectral_norm_bracket",
@@ -90,10 +90,10 @@ class SpectralBracket:
 
 
 def _prepare(W: torch.Tensor) -> torch.Tensor:
-    """float64 real tall view of one matrix (complex through its real embedding)."""
+    """Real tall view of one matrix (complex: its exact real embedding, a copy); no dtype change
+    and no copy for a real matrix: the bucket's stack is the one copy, converted to float64 once."""
     W = W.detach()
-    W = W.to(torch.complex128) if W.is_complex() else W.to(torch.float64)
-    return tall(real_embedding(W)).contiguous()
+    return tall(real_embedding(W.to(torch.complex128)) if W.is_complex() else W)
 
 
 def _rayleigh_lower(M: torch.Tensor, x: torch.Tensor, fro_up: torch.Tensor) -> torch.Tensor:
@@ -209,7 +209,16 @@ def certify_brackets(mats, *, rtol: float = 1e-6, squarings: int = DEFAULT_SQUAR
     check_open_unit(rtol, "rtol")
     check_int_at_least(squarings, "squarings", 0)
     check_int_at_least(max_tries, "max_tries", 1)
-    prepared = [_prepare(check_matrix(W, f"mats[{i}]", ndim=2)) for i, W in enumerate(mats)]
+    for i, W in enumerate(mats):
+        check_matrix(W, f"mats[{i}]", ndim=2)
+    return _certify(mats, rtol=rtol, squarings=squarings, max_tries=max_tries, method=method)
+
+
+@torch.no_grad()
+def _certify(mats, *, rtol: float, squarings: int = DEFAULT_SQUARINGS, max_tries: int = 40,
+             method: str | None = None) -> SpectralBracket:
+    """:func:`certify_brackets` for inputs its caller has already checked (one check per matrix)."""
+    prepared = [_prepare(W) for W in mats]
     n = len(prepared)
     dev = prepared[0].device
     lower = torch.zeros(n, dtype=torch.float64, device=dev)
@@ -219,14 +228,15 @@ def certify_brackets(mats, *, rtol: float = 1e-6, squarings: int = DEFAULT_SQUAR
         buckets.setdefault((tuple(M.shape), M.device), []).append(i)
     tries, fallback = 0, []
     for idx in buckets.values():
-        Ms = torch.stack([prepared[i] for i in idx])
-        amax = Ms.abs().amax(dim=(1, 2))
+        Ms = torch.stack([prepared[i] for i in idx]).to(torch.float64)   # the one copy
+        amax = torch.maximum(Ms.amax(dim=(1, 2)), -Ms.amin(dim=(1, 2)))
         nonzero = (amax > 0).nonzero().squeeze(-1)   # an exactly zero matrix keeps [0, 0]
         if len(nonzero) == 0:
             continue
+        if len(nonzero) < len(idx):
+            Ms = Ms[nonzero]
         e = pow2_exponents(amax[nonzero])
-        lo, up, t, redo = _certify_bucket(ldexp_exact(Ms[nonzero], -e[:, None, None]), rtol,
-                                          squarings, max_tries)
+        lo, up, t, redo = _certify_bucket(ldexp_exact_(Ms, -e[:, None, None]), rtol, squarings, max_tries)
         where = torch.tensor(idx, device=dev)[nonzero]
         lower[where] = ldexp_outward(lo, e, up=False).to(dev)
         upper[where] = ldexp_outward(up, e, up=True).to(dev)
@@ -252,7 +262,7 @@ def certify_upper_bound(W: torch.Tensor, t: float) -> float | None:
     W = check_matrix(W, "W", ndim=2)
     if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
         raise ValueError(f"t must be a finite number >= 0, got {t!r}")
-    M = _prepare(W).unsqueeze(0)
+    M = _prepare(W).to(torch.float64).unsqueeze(0)
     amax = M.abs().amax(dim=(1, 2))
     if float(amax) == 0:
         return 0.0
