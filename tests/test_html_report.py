@@ -49,8 +49,12 @@ def results() -> list[report.ClaimResult]:
     def failing_check():
         raise RuntimeError("the check broke")
 
+    def differing_check():
+        return Evidence(Verdict.REFUTED, key="err 0.5", counterexample={"seed": 0})
+
     extra = [_synthetic("TEST-hostile-text", f"A statement quoting markup: {HOSTILE}", hostile_check),
-             _synthetic("TEST-raises", "A check that raises.", failing_check)]
+             _synthetic("TEST-raises", "A check that raises.", failing_check),
+             _synthetic("TEST-differs", "A verdict that differs from its record.", differing_check)]
     return report.run_claims(get_claims(REAL_IDS) + extra)
 
 
@@ -97,6 +101,13 @@ def test_text_is_escaped_not_markup(report_dir):
     index = (report_dir / "index.html").read_text(encoding="utf-8")
     for text in (page, index):
         assert "<script>console" not in text and "&lt;script&gt;" in text
+
+
+def test_rows_not_as_recorded_are_marked(report_dir):
+    index = (report_dir / "index.html").read_text(encoding="utf-8")
+    marked = re.findall(r'<tr [^>]*class="unexpected"[^>]*>\s*<td><a href="claims/([^"]+)\.html"', index)
+    assert sorted(marked) == ["TEST-differs", "TEST-raises"]
+    assert "2 not as recorded" in index
 
 
 def test_corrected_and_refuted_claims_set_their_correction_apart(report_dir):
