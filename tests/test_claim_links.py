@@ -52,17 +52,6 @@ NOT_YET_LINKED: dict[str, str] = {
     'PAPER-table3-analogue': 'paper_analogues: no test named after the claim',
     'PAPER-table4-analogue': 'paper_analogues: no test named after the claim',
     'PAPER-warmup-analogue': 'paper_analogues: no test named after the claim',
-    'PAPER-generalization-vs-table2': 'paper_consistency: no broken-variant test name (broken/fail/rejects/refuted/tamper)',
-    'PAPER-eps-stability-boost': 'paper_consistency: no broken-variant test name (broken/fail/rejects/refuted/tamper)',
-    'PAPER-adam-eps-vs-no-decay': 'paper_consistency: no broken-variant test name (broken/fail/rejects/refuted/tamper)',
-    'PAPER-eps-gains-vs-selection': 'paper_consistency: no broken-variant test name (broken/fail/rejects/refuted/tamper)',
-    'PAPER-table7-all-aspects': 'paper_consistency: no broken-variant test name (broken/fail/rejects/refuted/tamper)',
-    'PAPER-table8-consistent': 'paper_consistency: no broken-variant test name (broken/fail/rejects/refuted/tamper)',
-    'PAPER-tiny-groups': 'paper_decay_forms: no broken-variant test name (broken/fail/rejects/refuted/tamper)',
-    'PAPER-eff-lr-overflow': 'paper_float_dynamics: no broken-variant test name (broken/fail/rejects/refuted/tamper)',
-    'PAPER-fig6-rate': 'paper_float_dynamics: no broken-variant test name (broken/fail/rejects/refuted/tamper)',
-    'PAPER-fig1-underfit-analogue': 'paper_small_analogues: no broken-variant test name (broken/fail/rejects/refuted/tamper)',
-    'PAPER-fig2-eff-lr-analogue': 'paper_small_analogues: no broken-variant test name (broken/fail/rejects/refuted/tamper)',
 }
 
 

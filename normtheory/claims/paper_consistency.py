@@ -2,7 +2,8 @@
 
 Source: Li, Chen, Xia, Yang (``001_b5a1945cc2ea1296.txt``), the sentences of Secs. 1, 3, 4.2 and 6
 that summarise Tables I-IX. The numbers are the transcription in :mod:`normtheory.paper_tables`
-(facts, cited by table and row); each check reads them and decides the sentence as written, in the
+(facts, cited by table and row); each check reads them when it runs (so a test can put a mistranscribed
+table in their place and watch the verdict change) and decides the sentence as written, in the
 registry's vocabulary: ``confirmed`` (the table bears the sentence out), ``corrected`` (it does not,
 and the statement the table does bear out is given), ``inconclusive`` (the table's numbers cannot
 decide it).
@@ -148,10 +149,10 @@ def lambda_spread(table: pt.Table = pt.TABLE_II) -> dict:
     replay=replay_cells,
 )
 def check_generalization_vs_table2() -> Evidence:
-    found = lambda_spread()
+    t = pt.TABLE_II
+    found = lambda_spread(t)
     holds = all(v["range"] <= PAPER_RESOLUTION for v in found.values())
     depends = all(v["range"] > PAPER_RESOLUTION for v in found.values())
-    t = pt.TABLE_II
     pairs = [(f"{lab}: lambda 1e-4 minus 0", (t, lab, "1e-4"), (t, lab, "0")) for lab in found]
     wn, ws = found["WN-ResNet-50 / SGD"], found["WS-ResNet-50 / SGD"]
     return Evidence(
@@ -301,10 +302,10 @@ def eps_vs_plain(t2: pt.Table = pt.TABLE_II, t3: pt.Table = pt.TABLE_III) -> dic
     replay=replay_cells,
 )
 def check_eps_stability_boost() -> Evidence:
-    found = eps_vs_plain()
+    t2, t3 = pt.TABLE_II, pt.TABLE_III
+    found = eps_vs_plain(t2, t3)
     no_fail = not found["table_iii_failures"]
     holds = no_fail and not found["not_improved"]
-    t2, t3 = pt.TABLE_II, pt.TABLE_III
     pairs = []
     for key in found["comparable_gains"]:
         net, opt, lam = key.split(" / ")
@@ -345,10 +346,10 @@ def adam_eps_vs_no_decay(t2: pt.Table = pt.TABLE_II, t3: pt.Table = pt.TABLE_III
     replay=replay_cells,
 )
 def check_adam_eps_vs_no_decay() -> Evidence:
-    found = adam_eps_vs_no_decay()
+    t2, t3 = pt.TABLE_II, pt.TABLE_III
+    found = adam_eps_vs_no_decay(t2, t3)
     holds = all(v >= -PAPER_RESOLUTION for v in found.values())
     all_below = all(v < -PAPER_RESOLUTION for v in found.values())
-    t2, t3 = pt.TABLE_II, pt.TABLE_III
     pairs = [(k, (t3, f"{k.split(' / ')[0]} + eps / Adam", k.split(' / ')[1]), (t2, f"{k.split(' / ')[0]} / Adam", "0"))
              for k in found]
     return Evidence(
@@ -452,7 +453,7 @@ def _draw_selection(evidence: Evidence):
     figure=_draw_selection,
 )
 def check_eps_gains_vs_selection() -> Evidence:
-    found = eps_gains_selection()
+    found = eps_gains_selection(pt.TABLE_V, pt.TABLE_IV)
     confirmed = found["p_value_selected"] <= 0.05
     no_more = found["positives"] / found["rows"] <= found["p_positive_under_null"]
     verdict = Verdict.CONFIRMED if confirmed else (Verdict.REFUTED if no_more else Verdict.INCONCLUSIVE)
