@@ -276,3 +276,11 @@ def test_unvec_with_one_row_and_outputs_in_the_mean_dtype():
         assert cv.reparam_inverse_jacobian(mean, sigma, 2).dtype == torch.float32
     finally:
         torch.set_default_dtype(before)
+
+
+def test_gd_contraction_condition_and_message():
+    h = torch.diag(torch.tensor([2.0, 8.0], dtype=_F))
+    c = cv.gd_contraction(h)
+    assert c.condition == 4.0 and c.rate == pytest.approx(0.75) and c.eigenvalues.tolist() == [2.0, 8.0]
+    with pytest.raises(ValueError, match=r"^hessian must be positive definite \(smallest eigenvalue -1\)$"):
+        cv.gd_contraction(torch.diag(torch.tensor([-1.0, 1.0], dtype=_F)))

@@ -208,3 +208,12 @@ def test_exponential_schedule_exactly_at_the_edge():
     s = dy.exponential_lr_schedule(3, lr=0.5, lam=0.5, momentum=0.25)
     assert s.alpha == 0.5 and s.scales.dtype == np.float64
     assert np.allclose(s.scales, [1.0, 2.0, 4.0, 8.0], rtol=16 * EPS64, atol=0)  # exp(t log 2): ~t eps
+
+
+def test_momentum_lr_lambda_covers_exactly_its_steps():
+    f = dy.momentum_lr_lambda(5, lr=0.1, lam=0.01, momentum=0.5)
+    d = dy.momentum_multipliers(6, lr=0.1, lam=0.01, momentum=0.5).multipliers
+    assert [f(t) for t in range(6)] == d.tolist()  # steps + 1 values: LambdaLR asks once more at the end
+    for t in (-1, 6):
+        with pytest.raises(IndexError, match=rf"^step {t} is outside the schedule's 6 steps$"):
+            f(t)

@@ -187,3 +187,30 @@ def test_claim_ids_are_registered_once(empty_registry):
     with pytest.raises(ValueError, match="'L5-z' is registered twice"):
         claim("L5-z", document=LECTURE, ref="r", statement="s", checked="c", expect="confirmed")(lambda: None)
     assert len(registry.registered_claims()) == 1
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"verdict": "analogue", "key": "k", "analogue": "a"},
+     "Evidence: an 'analogue' verdict needs its finding (supports, does not support, inconclusive), and only "
+     "an analogue has one"),
+    ({"verdict": "confirmed", "key": "k", "recorded": {"command": "c"}},
+     "Evidence: recorded results need their provenance (code_version, date, machine)"),
+    ({"verdict": "confirmed", "key": "k", "recorded": PROV},
+     "Evidence: the key of a recorded result must say 'recorded' where its recorded numbers are shown"),
+    ({"verdict": "confirmed", "key": "k", "tolerance": 1.0}, "Evidence: a tolerance needs its reason (tolerance_reason)"),
+    ({"verdict": "corrected", "key": "k"}, "Evidence: a 'corrected' verdict needs the corrected statement"),
+    ({"verdict": "refuted", "key": "k"}, "Evidence: a 'refuted' verdict needs its counterexample"),
+    ({"verdict": "analogue", "key": "k", "finding": "supports"},
+     "Evidence: an 'analogue' verdict needs the analogue's description"),
+])
+def test_evidence_messages_exactly(kwargs, message):
+    with pytest.raises(ValueError) as caught:
+        Evidence(**kwargs)
+    assert str(caught.value) == message
+
+
+def test_claim_decorator_messages_exactly(empty_registry):
+    with pytest.raises(ValueError) as caught:
+        claim("L5-m", document=LECTURE, ref="r", statement="s", checked="c", expect="analogue")(lambda: None)
+    assert str(caught.value) == ("claim L5-m: an analogue claim records its expected finding (expect_finding), "
+                                 "and only an analogue claim has one")
