@@ -311,7 +311,8 @@ def exponential_lr_schedule(steps: int, *, lr: float, lam: float, momentum: floa
     t = np.arange(steps + 1, dtype=np.float64)
     log_alpha = math.log(alpha)
     return ExponentialSchedule(alpha=alpha, multipliers=_exp_in_range(-(2 * t[:-1] + 1) * log_alpha, "alpha^-(2t+1)"),
-                               scales=_exp_in_range(-t * log_alpha, "alpha^-t"),
+                               # alpha^-t <= alpha^-(2t-1): in range whenever the multipliers are
+                               scales=np.exp(-t * log_alpha),
                                initial_buffer_factor=(1 - 1 / alpha) / lr)
 
 

@@ -284,3 +284,28 @@ def test_gd_contraction_condition_and_message():
     assert c.condition == 4.0 and c.rate == pytest.approx(0.75) and c.eigenvalues.tolist() == [2.0, 8.0]
     with pytest.raises(ValueError, match=r"^hessian must be positive definite \(smallest eigenvalue -1\)$"):
         cv.gd_contraction(torch.diag(torch.tensor([-1.0, 1.0], dtype=_F)))
+
+
+def test_psd_allowance_is_relative_to_the_largest_eigenvalue():
+    eps = float(torch.finfo(_F).eps)
+    # allowance n eps max|lambda| = 2 eps 100: -1e-14 is round-off, -1e-12 is not
+    cv.ics_outlier_prediction(torch.zeros(2, dtype=_F), torch.diag(torch.tensor([100.0, -1e-14], dtype=_F)), _spd(2))
+    with pytest.raises(ValueError, match=r"^sigma must be positive semidefinite \(smallest eigenvalue -1e-12, "):
+        cv.ics_outlier_prediction(torch.zeros(2, dtype=_F), torch.diag(torch.tensor([100.0, -1e-12], dtype=_F)), _spd(2))
+    # exactly at the allowance is accepted (the comparison is strict)
+    cv.ics_outlier_prediction(torch.zeros(2, dtype=_F), torch.diag(torch.tensor([1.0, -2 * eps], dtype=_F)), _spd(2))
+
+
+def test_psd_sqrt_refuses_a_singular_matrix():
+    with pytest.raises(ValueError, match=r"^sigma must be positive definite \(smallest eigenvalue 0\)$"):
+        cv.psd_sqrt(torch.diag(torch.tensor([1.0, 0.0], dtype=_F)), inverse=True)
+
+
+def test_kfac_step_argument_messages():
+    w, g = torch.ones(2, 3, dtype=_F), torch.ones(2, 3, dtype=_F)
+    with pytest.raises(ValueError, match="^lr must be > 0, got 0"):
+        cv.kfac_step(w, g, _spd(3), _spd(2), lr=0.0)
+    with pytest.raises(ValueError, match=r"^shapes do not match: .*a_bar \(2, 2\)"):  # only a_bar is wrong
+        cv.kfac_step(w, g, _spd(2), _spd(2), lr=0.1)
+    with pytest.raises(ValueError, match=r"^shapes do not match: .*s \(3, 3\)"):  # only s is wrong
+        cv.kfac_step(w, g, _spd(3), _spd(3), lr=0.1)

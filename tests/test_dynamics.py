@@ -217,3 +217,16 @@ def test_momentum_lr_lambda_covers_exactly_its_steps():
     for t in (-1, 6):
         with pytest.raises(IndexError, match=rf"^step {t} is outside the schedule's 6 steps$"):
             f(t)
+
+
+def test_p0_is_honoured_everywhere():
+    f = dy.theorem1_lr_lambda(lr=0.5, lam=1.0, p0=2.0)
+    d = dy.theorem1_multipliers(3, lr=0.5, lam=1.0, p0=2.0)
+    assert [f(t) for t in range(3)] == pytest.approx(d.tolist(), rel=64 * EPS64)
+    assert d.tolist() == pytest.approx([0.5, 2.0, 8.0], rel=64 * EPS64)  # 2^(2t+1) / 4
+    assert dy.momentum_scales(2, lr=0.1, lam=0.1, momentum=0.5)[0] == 1.0  # default p0 = 1
+    g = dy.momentum_lr_lambda(3, lr=0.1, lam=0.1, momentum=0.5, p0=2.0)
+    m = dy.momentum_multipliers(4, lr=0.1, lam=0.1, momentum=0.5, p0=2.0).multipliers
+    assert [g(t) for t in range(4)] == m.tolist() and m[0] == pytest.approx(1 / (4 * 0.99), rel=16 * EPS64)
+    with pytest.raises(OverflowError, match=r"^Theorem 1 multiplier d_t \(t = 2000\) at step 0 leaves"):
+        dy.theorem1_lr_lambda(lr=0.5, lam=1.0)(2000)

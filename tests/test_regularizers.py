@@ -155,3 +155,13 @@ def test_eps_zero_allows_zero_weight():
     # with eps = 0 the penalty and its gradient are the plain L2 ones, defined at W = 0
     assert float(rg.eps_shifted_l2(torch.zeros(2, 3), lam=0.1, eps=0.0, form="ws")) == 0.0
     assert torch.equal(rg.eps_shifted_l2_grad(torch.zeros(2, 3), lam=0.1, eps=0.0), torch.zeros(2, 3))
+
+
+def test_l2_penalty_grad_messages_and_half_precision_dtypes():
+    import normtheory.reparam as rp
+
+    with pytest.raises(TypeError, match="^weight is complex"):
+        rg.l2_penalty_grad(torch.ones(2, dtype=torch.complex64), lam=0.1)
+    with pytest.raises(ValueError, match="^lam must be >= 0, got -0.1"):
+        rg.l2_penalty_grad(torch.ones(2), lam=-0.1)
+    assert rp.weight_standardization(torch.tensor([[1.0, 3.0]], dtype=torch.float16)).dtype == torch.float16
