@@ -87,13 +87,18 @@ def scaling_cost_figure():
     res = _need("scaling-cost")
     fig = new_figure(5.6, 3.6)
     ax = fig.subplots()
-    variants = ("frobenius", "library", "blog500")
+    labels = {"frobenius": "Frobenius (NormScaling)",
+              "library": "spectral NormScaling, 20 power steps",
+              "library_default": "spectral NormScaling, default estimator",
+              "blog500": "blog: 500 fresh power steps"}
+    variants = tuple(v for v in labels if v in res["variants"])
     widths = list(res["ratio_to_unscaled"])
     summary = {w: {v: _r(np.median(res["ratio_to_unscaled"][w][v])) for v in variants}
                for w in widths}
+    bar = 0.8 / len(variants)
     for i, v in enumerate(variants):
-        ax.bar(np.arange(len(widths)) + (i - 1) * 0.25, [summary[w][v] for w in widths], 0.25,
-               label=res["variants"][v][:40])
+        ax.bar(np.arange(len(widths)) + (i - (len(variants) - 1) / 2) * bar,
+               [summary[w][v] for w in widths], bar, label=labels[v])
     ax.axhspan(5, 16, color="tab:orange", alpha=0.15, label="blog: 400-1500% longer")
     ax.set_yscale("log")
     ax.set_xticks(np.arange(len(widths)), [f"mlp5 width {w}" for w in widths])
