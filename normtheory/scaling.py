@@ -37,7 +37,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from normtheory._validation import check_int_at_least, check_open_unit, check_tensor
+from normtheory._validation import check_int_at_least, check_open_unit
 from normtheory.spectral import as_matrix, spectral_norm_reference
 from normtheory.spectral._input import check_matrix
 from normtheory.spectral.certify import certify_brackets, dominant_gram_vector

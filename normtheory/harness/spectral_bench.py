@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import sys
 
-import numpy as np
 import torch
 from torch import nn
 
