@@ -60,7 +60,8 @@ def summary(record: dict) -> str:
             out.append(f"  {k}: {_fmt_time(v['step_time_s'])} ({100 * v['overhead']:+.3g}%){extra}")
     if "accuracy" in res:
         for state, blk in res["accuracy"].items():
-            out.append(f"[accuracy, {state}] worst err after 500 fp32 steps {blk['worst_err_at_500_float32']:.2g}, "
+            out.append(f"[accuracy, {state}] worst err after {blk.get('at_500_is_step', 500)} fp32 steps "
+                       f"{blk['worst_err_at_500_float32']:.2g}, "
                        f"after {blk['iters'][-1]} fp64 steps {blk['worst_err_at_max_float64']:.2g}")
     if "spectral" in res:
         from normtheory.harness.spectral_bench import spectral_table
