@@ -309,3 +309,11 @@ def test_kfac_step_argument_messages():
         cv.kfac_step(w, g, _spd(2), _spd(2), lr=0.1)
     with pytest.raises(ValueError, match=r"^shapes do not match: .*s \(3, 3\)"):  # only s is wrong
         cv.kfac_step(w, g, _spd(3), _spd(3), lr=0.1)
+
+
+def test_symmetry_allowance_is_round_off_not_1e_8():
+    # asymmetry 1e-10: far above the round-off allowance 1e3 eps max|x| = 2.2e-13, far below allclose's defaults
+    x = torch.tensor([[1.0, 1e-10], [0.0, 1.0]], dtype=_F)
+    with pytest.raises(ValueError, match="^a must be symmetric$"):
+        cv.kron_eigh(x, _spd(2))
+    cv.kron_eigh(torch.tensor([[1.0, 1e-14], [0.0, 1.0]], dtype=_F), _spd(2))  # round-off: accepted

@@ -230,3 +230,11 @@ def test_p0_is_honoured_everywhere():
     assert [g(t) for t in range(4)] == m.tolist() and m[0] == pytest.approx(1 / (4 * 0.99), rel=16 * EPS64)
     with pytest.raises(OverflowError, match=r"^Theorem 1 multiplier d_t \(t = 2000\) at step 0 leaves"):
         dy.theorem1_lr_lambda(lr=0.5, lam=1.0)(2000)
+
+
+def test_theorem1_multipliers_direct_where_exact_log_space_where_the_product_overflows():
+    # powers of two: the direct product is exact (the log-space value is off in the last digit)
+    assert dy.theorem1_multipliers(2, lr=0.5, lam=1.0, p0=4.0).tolist() == [0.125, 0.5]
+    # 2^1099 overflows before the division by p0^2 = 2^200; d = 2^899 is in range (log space, ~|log d| eps)
+    d = dy.theorem1_multipliers(550, lr=0.5, lam=1.0, p0=2.0**100)
+    assert bool(np.isfinite(d).all()) and d[-1] == pytest.approx(2.0**899, rel=1e-12)

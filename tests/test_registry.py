@@ -149,8 +149,11 @@ def test_claim_decorator_registers_normalised_fields(empty_registry):
     def replay(ev):
         return {}
 
+    def draw(ev):
+        return None
+
     @claim("PAPER-t", document=PAPER, ref="Eq. (1)", statement="  a\n   b  ", checked="c\n d", expect="refuted",
-           proof="proofs/x.py", replay=replay)
+           proof="proofs/x.py", replay=replay, figure=draw)
     def check():
         return Evidence(verdict="confirmed", key="k")
 
@@ -158,7 +161,7 @@ def test_claim_decorator_registers_normalised_fields(empty_registry):
     (c,) = registry.registered_claims()
     assert (c.id, c.statement, c.checked, c.expect, c.proof, c.replay, c.check) == \
         ("PAPER-t", "a b", "c d", Verdict.REFUTED, "proofs/x.py", replay, check)
-    assert c.source == Source(PAPER, "Eq. (1)") and c.figure is None and c.expect_finding is None
+    assert c.source == Source(PAPER, "Eq. (1)") and c.figure is draw and c.expect_finding is None
     registry.registered_claims().clear()  # a copy: clearing it leaves the registry as it was
     assert len(registry.registered_claims()) == 1
 
