@@ -177,6 +177,7 @@ def test_theorem1_scales_values():
     (lambda: dy.momentum_scales(1, lr=0.1, lam=0.1, momentum=0.5, p0=0.0), ValueError, "^p0 must be > 0"),
     (lambda: dy.momentum_multipliers(1, lr=0.1, lam=0.1, momentum=0.5, p0=0.0), ValueError, "^p0 must be > 0"),
     (lambda: dy.momentum_multipliers(1, lr=0.1, lam=0.1, momentum=-0.5), ValueError, "^momentum must be >= 0"),
+    (lambda: dy.momentum_multipliers(0, lr=0.1, lam=0.1, momentum=0.5), ValueError, "^steps must be >= 1, got 0"),
     (lambda: dy.exponential_lr_schedule(0, lr=0.1, lam=0.1), ValueError, "^steps must be >= 1"),
     (lambda: dy.exponential_lr_schedule(3, lr=0.1, lam=0.1, momentum=-0.1), ValueError, "^momentum must be >= 0"),
     (lambda: dy.exponential_lr_schedule(3, lr=1.0, lam=0.5, momentum=0.81), ValueError,
