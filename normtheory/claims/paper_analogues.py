@@ -211,7 +211,8 @@ def decide_warmup(result: dict) -> dict:
     ref = _curves(result, "plain+warmup", None)
     short = [s for group in (ws, ws0, ref) for s, (c, _) in group.items() if len(c) <= t20]
     out = {"protocol": _protocol(result), "lambda_star": result["lambda_star"],
-           "corr_match": CORR_MATCH, "diverged_runs": len(short)}
+           "corr_match": CORR_MATCH, "rise_at_percent": 10, "corr_over_percent": 20,
+           "diverged_runs": len(short)}
     if short:  # a run diverged before 20% of training: the curves cannot be compared
         out.update({"rises": UNDECIDED, "matches": UNDECIDED, "finding": _finding(UNDECIDED)})
         return out
@@ -236,9 +237,10 @@ def decide_warmup(result: dict) -> dict:
 
 def _describe_warmup(d: dict) -> str:
     if "corr" not in d:
-        return f"{d['diverged_runs']} runs diverged before 20% of training"
-    return (f"lambda* {_f(d['lambda_star'])}: log rise at 10% {_iv(d['log_rise'])} (minus "
-            f"lambda=0 {_iv(d['log_rise_minus_control'])}); corr with warm-up over 20% "
+        return f"{d['diverged_runs']} runs diverged before {d['corr_over_percent']}% of training"
+    return (f"lambda* {_f(d['lambda_star'])}: log rise at {d['rise_at_percent']}% "
+            f"{_iv(d['log_rise'])} (minus lambda=0 {_iv(d['log_rise_minus_control'])}); corr with "
+            f"warm-up over {d['corr_over_percent']}% "
             f"{_iv(d['corr'])} vs {_f(d['corr_match'])} (minus lambda=0 "
             f"{_iv(d['corr_minus_control'])})")
 
