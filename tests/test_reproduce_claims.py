@@ -75,8 +75,9 @@ def test_decisions_do_not_change_with_the_thread_count(name):
 
 
 def test_reproduce_figures_build():
-    from normtheory.figures import figure_jobs
-    jobs = [j for j in figure_jobs() if j.name.startswith("reproduce-")]
+    import normtheory.reproduce.figures  # noqa: F401  (registers the reproduce-* jobs)
+    from normtheory.figures import registered_figure_jobs
+    jobs = [j for j in registered_figure_jobs() if j.name.startswith("reproduce-")]
     present = {p.stem for p in RESULTS_DIR.glob("*.json")}
     assert {j.name.removeprefix("reproduce-") for j in jobs} == present == set(experiments.EXPERIMENTS)
     for job in jobs:
