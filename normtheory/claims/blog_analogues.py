@@ -32,6 +32,11 @@ __all__ = ["decide_spectral_norms", "decide_spread", "decide_rank", "decide_accu
 
 #: The blog's "400% to 1,500% slower": step-time ratios 5 to 16.
 BLOG_COST_BAND = (5.0, 16.0)
+#: Timing ratios of the same configuration on this 2-core machine moved by up to a factor ~1.5
+#: between runs under different load (blog-500 at width 128: geometric means 18.1, 21.4, 28.4), more
+#: than the bootstrap over rounds of one run shows; a ratio counts as inside (outside) the band only
+#: with that factor to spare, so the decision does not flip with the load or the thread count.
+COST_MARGIN = 1.5
 
 _DIFF = ("digits (1,797 8x8 images, 10 classes) instead of CIFAR-100; bias-free MLPs with 3 and 5 "
          "hidden layers of width 128 and a 2-conv CNN instead of width-2000/4000 MLPs and "
@@ -176,7 +181,8 @@ def decide_cost(result: dict) -> dict:
     support."""
     lo, hi = BLOG_COST_BAND
     out = {"protocol": {"rounds": result["rounds"], "steps": result["steps"]},
-           "band": list(BLOG_COST_BAND), "variants": result["variants"], "widths": {}}
+           "band": list(BLOG_COST_BAND), "margin": COST_MARGIN, "variants": result["variants"],
+           "widths": {}}
     parts = []
     def gci(values):  # ratios average geometrically: interval of the mean log ratio, exponentiated
         iv = ci([math.log(v) for v in values])
@@ -184,9 +190,9 @@ def decide_cost(result: dict) -> dict:
 
     for w, ratios in result["ratio_to_unscaled"].items():
         blog = gci(ratios["blog500"])
-        if blog.low >= lo and blog.high <= hi:
+        if blog.low >= lo * COST_MARGIN and blog.high <= hi / COST_MARGIN:
             p = HOLDS
-        elif blog.high < lo or blog.low > hi:
+        elif blog.high < lo / COST_MARGIN or blog.low > hi * COST_MARGIN:
             p = FAILS
         else:
             p = UNDECIDED
@@ -204,7 +210,8 @@ def _describe_cost(d: dict) -> str:
         f"mlp5 width {w}: step time / unscaled: blog 500-step {_iv(v['blog500'])}, "
         f"NormScaling spectral power-20 {_iv(v['library'])}, default estimator "
         f"{_iv(v['library_default'])}, Frobenius {_iv(v['frobenius'])}"
-        for w, v in d["widths"].items()) + f" (blog band {_f(d['band'][0])}-{_f(d['band'][1])})"
+        for w, v in d["widths"].items()) + (f" (blog band {_f(d['band'][0])}-{_f(d['band'][1])}, "
+                                            f"decided with a factor {_f(d['margin'])} to spare)")
 
 
 @claim(
@@ -294,8 +301,9 @@ def check_accuracy():
               "Frobenius scaling (500 power-iteration steps per layer per step).",
     checked="Per-step wall time ratio to the unscaled step of an mlp5, measured interleaved in "
             "this run: the blog's estimator (500 fresh power iterations per layer per step) with a "
-            "bootstrap interval over timing rounds wholly inside 5x-16x to support, wholly outside "
-            "to not support; normtheory.scaling.NormScaling (spectral, 20 warm-started "
+            "bootstrap interval over timing rounds (geometric mean) inside 5x-16x with a factor 1.5 "
+            "to spare to support, outside it by that factor to not support (timing moves that much "
+            "with the machine's load); normtheory.scaling.NormScaling (spectral, 20 warm-started "
             "iterations) and Frobenius scaling are measured in the same rounds and reported.",
     expect=Verdict.ANALOGUE,
     expect_finding=Finding.INCONCLUSIVE,
