@@ -18,7 +18,7 @@ import re
 import sys
 from pathlib import Path
 
-from normtheory import audit, report
+from normtheory import audit, html_report, report
 from normtheory._io import OutputPathError, atomic_write_text, check_output_dir, check_output_file
 from normtheory.claims import all_claims
 from normtheory.figures import claim_figure_jobs, registered_figure_jobs, write_figures
@@ -122,6 +122,8 @@ def cmd_verify(args) -> int:
         check_output_file(args.json, "--json")
     if args.markdown:
         _markdown_page(Path(args.markdown), "")  # refuse before the run, not after it
+    if args.html:
+        html_report.check_report_dir(Path(args.html))
 
     def progress(c):
         if not args.quiet:
@@ -133,6 +135,11 @@ def cmd_verify(args) -> int:
         atomic_write_text(args.json, json.dumps(report.to_json(results), indent=1) + "\n")
     if args.markdown:  # read again: the file may have been edited during the run
         atomic_write_text(args.markdown, _markdown_page(Path(args.markdown), report.to_markdown(results)))
+    if args.html:
+        committed = ROOT / "figures"  # the checkout's committed figures (absent in an installed wheel)
+        index = html_report.write_html_report(results, Path(args.html),
+                                              figures_dir=committed if committed.is_dir() else None)
+        print(f"HTML report: {index}", file=sys.stderr)
     errors = [r for r in results if r.evidence is None]
     unexpected = [r for r in results if r.evidence is not None and not r.as_expected]
     counts = {}
@@ -324,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="run every claim's check and print the verdict table")
     p.add_argument("--only", nargs="+", metavar="ID", help="run only these claims")
     p.add_argument("--json", metavar="PATH", help="write the full report as JSON")
+    p.add_argument("--html", metavar="DIR",
+                   help="write a static HTML report: the filterable verdict table and a page per claim")
     p.add_argument("--markdown", metavar="PATH",
                    help="write the verdict table as Markdown: a new file, or the marked block of an "
                         "existing one (refused when the file lacks the two markers)")

@@ -261,3 +261,18 @@ def test_readme_verdict_table_is_current():
     rows.pop("id", None)  # the header row
     expected = {c.id: c.expect.value for c in all_claims()}
     assert rows == expected, "regenerate with: normtheory verify --markdown README.md"
+
+
+def test_verify_html_writes_the_report(tmp_path):
+    out = tmp_path / "report"
+    assert cli.main(["verify", "--quiet", "--only", FAST_ID, "--html", str(out)]) == 0
+    assert FAST_ID in (out / "index.html").read_text()
+    assert (out / "claims" / f"{FAST_ID}.html").is_file()
+
+
+def test_verify_html_refuses_a_foreign_folder_before_the_run(tmp_path, capsys):
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "holiday.jpg").write_bytes(b"not a report")
+    assert cli.main(["verify", "--quiet", "--only", FAST_ID, "--html", str(foreign)]) == 2
+    assert (foreign / "holiday.jpg").read_bytes() == b"not a report"
