@@ -33,6 +33,10 @@ def test_ids_are_unique_and_prefixed():
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Claims whose key figure holds wall-clock ratios measured in the run (never the same twice): the
+# README row must match in id, source and verdict; the numbers are the run's that made the README.
+WALL_CLOCK_KEYS = {"BLOG-ns-cost"}
+
 
 def _readme_rows() -> dict[str, str]:
     text = (ROOT / "README.md").read_text()
@@ -94,7 +98,12 @@ def test_claim_verdict_matches_expectation(c):
     # the README shows this run's row, key figure included (not only the verdict column)
     result = report.ClaimResult(c, evidence, None, 0.0)
     (computed,) = report.to_markdown([result]).splitlines()[4:5]
-    assert _readme_rows().get(c.id) == computed, "regenerate with: normtheory verify --markdown README.md"
+    readme = _readme_rows().get(c.id)
+    if c.id in WALL_CLOCK_KEYS:  # same id, source and verdict; the timings are this machine's, this run's
+        assert readme is not None and readme.split(" | ")[:3] == computed.split(" | ")[:3], \
+            "regenerate with: normtheory verify --markdown README.md"
+    else:
+        assert readme == computed, "regenerate with: normtheory verify --markdown README.md"
     # a corrected statement may not quote a figure its own evidence does not contain
     if evidence.corrected:
         unbacked = _unbacked_figures(evidence.corrected, evidence.to_json(),
