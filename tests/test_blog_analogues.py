@@ -37,9 +37,7 @@ def _reversed(values=GOOD):
     return {"spectral": values["none"], "frobenius": values["frobenius"], "none": values["spectral"]}
 
 
-@pytest.mark.parametrize("decide", [ba.decide_spectral_norms, ba.decide_spread, ba.decide_rank,
-                                    ba.decide_accuracy])
-def test_norm_scaling_decisions_follow_the_numbers(decide):
+def _follows_the_numbers(decide):
     assert decide(_result())["finding"] == "supports"
     assert decide(_result(_reversed()))["finding"] == "does not support"
 
@@ -58,9 +56,7 @@ def _equal_but_noisy():
     return res
 
 
-@pytest.mark.parametrize("decide", [ba.decide_spectral_norms, ba.decide_spread, ba.decide_rank,
-                                    ba.decide_accuracy])
-def test_noisy_equal_conditions_are_inconclusive_and_a_seedless_bootstrap_is_not(decide, monkeypatch):
+def _noise_is_inconclusive_unless_broken(decide, monkeypatch):
     res = _equal_but_noisy()
     assert decide(res)["finding"] == "inconclusive"
     # broken variant: an "interval" at the mean that ignores the spread over seeds decides anyway
@@ -72,7 +68,7 @@ def test_noisy_equal_conditions_are_inconclusive_and_a_seedless_bootstrap_is_not
     assert decide(res)["finding"] != "inconclusive"
 
 
-def test_ordering_needs_both_comparisons():
+def test_BLOG_ns_spectral_norms_ordering_needs_both_comparisons_broken_single_comparison_differs():
     # Frobenius above none (as on the digits MLPs in the old records): the order fails
     vals = dict(GOOD, frobenius=dict(GOOD["frobenius"], sigma=6.0, spread=3.0))
     assert ba.decide_spectral_norms(_result(vals))["finding"] == "does not support"
@@ -83,7 +79,7 @@ def test_ordering_needs_both_comparisons():
     assert only_first  # ... would have said "supports"
 
 
-def test_accuracy_needs_the_gap_part_on_mlps():
+def test_BLOG_ns_accuracy_needs_the_gap_part_on_mlps():
     vals = dict(GOOD, spectral=dict(GOOD["spectral"], gap=0.5))
     assert ba.decide_accuracy(_result(vals))["finding"] == "does not support"
     # on a CNN only the accuracy part applies
@@ -97,7 +93,7 @@ def _cost(blog, library=(6.0,) * 5):
         "blog500": list(blog)}}}
 
 
-def test_cost_decision_against_the_band():
+def test_BLOG_ns_cost_decision_against_the_band_broken_library_ratio_differs():
     assert ba.decide_cost(_cost([8, 9, 10, 9, 8]))["finding"] == "supports"
     assert ba.decide_cost(_cost([30, 35, 32, 40, 38]))["finding"] == "does not support"
     # just outside the band but within the timing margin (18-28x as measured here): undecided
@@ -128,3 +124,37 @@ def test_parts_and_combinators():
     assert _analogue.all_of([]) == "undecided" and _analogue.any_of([]) == "undecided"
     with pytest.raises(ValueError, match="predicted"):
         _analogue.part(iv, 0.0, predicted="sideways")
+
+
+# One test per claim (ids in the names, as tests/test_claim_links.py requires), over the decisions
+# above: each follows the numbers, and a broken bootstrap that ignores the seeds decides noise.
+def test_BLOG_ns_spectral_norms_follows_the_numbers():
+    _follows_the_numbers(ba.decide_spectral_norms)
+
+
+def test_BLOG_ns_spectral_norms_broken_seedless_bootstrap_decides_noise(monkeypatch):
+    _noise_is_inconclusive_unless_broken(ba.decide_spectral_norms, monkeypatch)
+
+
+def test_BLOG_ns_spectral_spread_follows_the_numbers():
+    _follows_the_numbers(ba.decide_spread)
+
+
+def test_BLOG_ns_spectral_spread_broken_seedless_bootstrap_decides_noise(monkeypatch):
+    _noise_is_inconclusive_unless_broken(ba.decide_spread, monkeypatch)
+
+
+def test_BLOG_ns_rank_follows_the_numbers():
+    _follows_the_numbers(ba.decide_rank)
+
+
+def test_BLOG_ns_rank_broken_seedless_bootstrap_decides_noise(monkeypatch):
+    _noise_is_inconclusive_unless_broken(ba.decide_rank, monkeypatch)
+
+
+def test_BLOG_ns_accuracy_follows_the_numbers():
+    _follows_the_numbers(ba.decide_accuracy)
+
+
+def test_BLOG_ns_accuracy_broken_seedless_bootstrap_decides_noise(monkeypatch):
+    _noise_is_inconclusive_unless_broken(ba.decide_accuracy, monkeypatch)

@@ -42,16 +42,6 @@ BROKEN_MARKERS = ("broken", "fail", "rejects", "refuted", "tamper")
 # Claims (of modules this change did not own) whose tests do not yet carry the id or a broken-variant
 # marker, or whose figure is not yet committed; filled from a run of this file, see the report.
 NOT_YET_LINKED: dict[str, str] = {
-    'BLOG-ns-spectral-norms': 'blog_analogues: no test named after the claim',
-    'BLOG-ns-spectral-spread': 'blog_analogues: no test named after the claim',
-    'BLOG-ns-rank': 'blog_analogues: no test named after the claim',
-    'BLOG-ns-accuracy': 'blog_analogues: no test named after the claim',
-    'BLOG-ns-cost': 'blog_analogues: no test named after the claim',
-    'CONF-torch-spectral-norm': 'conformance_torch_spectral_norm: figure not committed yet (the lead regenerates figures)',
-    'PAPER-table2-analogue': 'paper_analogues: no test named after the claim',
-    'PAPER-table3-analogue': 'paper_analogues: no test named after the claim',
-    'PAPER-table4-analogue': 'paper_analogues: no test named after the claim',
-    'PAPER-warmup-analogue': 'paper_analogues: no test named after the claim',
 }
 
 

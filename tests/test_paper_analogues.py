@@ -30,7 +30,7 @@ BASE = {("wn", "sgd", 0.0, None): TRAINS, ("wn", "sgd", 10.0, None): COLLAPSES,
         ("wn", "sgd", 10.0, 1e-3): TRAINS, ("wn", "adam", 1e-2, 1e-3): TRAINS}
 
 
-def test_table2_follows_the_numbers():
+def test_PAPER_table2_analogue_follows_the_numbers():
     assert pa.decide_table2(_sweep(BASE))["finding"] == "supports"
     adam_trains = {**BASE, **{("wn", "adam", 1e-2, None): TRAINS}}
     assert pa.decide_table2(_sweep(adam_trains))["finding"] == "does not support"
@@ -38,14 +38,14 @@ def test_table2_follows_the_numbers():
     assert pa.decide_table2(_sweep(nothing_fails))["finding"] == "does not support"
 
 
-def test_table2_needs_a_training_control():
+def test_PAPER_table2_analogue_fails_without_a_training_control():
     # lambda = 0 collapses too: the failure is not caused by the decay
     no_control = {**BASE, **{("wn", "sgd", 0.0, None): COLLAPSES, ("wn", "adam", 0.0, None): COLLAPSES}}
     d = pa.decide_table2(_sweep(no_control))
     assert d["large_lambda_fails"] != "holds" and d["finding"] != "supports"
 
 
-def test_diverged_runs_count_as_failed():
+def test_PAPER_table2_analogue_diverged_runs_count_as_failed():
     res = _sweep({**BASE, **{("wn", "sgd", 10.0, None): TRAINS}})
     for r in res["runs"]:
         if r["lambda"] == 10.0 and r["eps"] is None:
@@ -53,7 +53,7 @@ def test_diverged_runs_count_as_failed():
     assert pa.decide_table2(res)["large_lambda_fails"] == "holds"
 
 
-def test_failure_rule_is_robust_to_small_perturbations():
+def test_PAPER_table2_analogue_failure_rule_is_robust_where_a_broken_knife_threshold_flips():
     """The old rule (norm ratio below 1e-3) flipped between 8.7e-4 and 1.4e-3; the score rule
     does not move when every accuracy moves by 0.02 (10 test images)."""
     res = _sweep(BASE)
@@ -67,7 +67,7 @@ def test_failure_rule_is_robust_to_small_perturbations():
     assert before != after
 
 
-def test_table3_needs_a_failing_control():
+def test_PAPER_table3_analogue_fails_when_the_shift_fails_like_its_control():
     assert pa.decide_table3(_sweep(BASE))["finding"] == "supports"
     # the shifted regularizer fails where plain L2 fails: does not support
     eps_fails = {**BASE, **{("wn", "sgd", 10.0, 1e-3): COLLAPSES}}
@@ -89,7 +89,7 @@ FLAT = {1e-2: [0.90, 0.91, 0.92, 0.90], 1e-5: [0.905, 0.91, 0.915, 0.9]}
 ACTS = {1e-2: [0.2, 0.25, 0.22, 0.21], 1e-5: [0.01, 0.02, 0.015, 0.012]}
 
 
-def test_table4_follows_the_numbers():
+def test_PAPER_table4_analogue_follows_the_numbers():
     assert pa.decide_table4(_eps(FLAT, ACTS))["finding"] == "supports"
     far = {1e-2: [0.80, 0.81, 0.80, 0.82], 1e-5: FLAT[1e-5]}
     assert pa.decide_table4(_eps(far, ACTS))["finding"] == "does not support"
@@ -98,7 +98,7 @@ def test_table4_follows_the_numbers():
     assert pa.decide_table4(_eps(FLAT, idle))["finding"] == "inconclusive"
 
 
-def test_table4_noisy_is_inconclusive_and_a_seedless_bootstrap_is_not(monkeypatch):
+def test_PAPER_table4_analogue_noisy_is_inconclusive_a_broken_seedless_bootstrap_is_not(monkeypatch):
     noisy = {1e-2: [0.95, 0.85, 0.96, 0.86], 1e-5: [0.86, 0.95, 0.87, 0.94]}
     assert pa.decide_table4(_eps(noisy, ACTS))["finding"] == "inconclusive"
 
@@ -126,7 +126,7 @@ def _warm(rise_ws, rise_0, corr_noise=0.0, seeds=3, steps=100):
             "runs": runs}
 
 
-def test_warmup_follows_the_numbers():
+def test_PAPER_warmup_analogue_follows_the_numbers_and_fails_when_the_control_rises():
     assert pa.decide_warmup(_warm(1.0, -0.5))["finding"] == "supports"
     assert pa.decide_warmup(_warm(-1.0, -0.5))["finding"] == "does not support"
     # broken variant of the data: the control rises as much -> the rise is not the decay's doing
@@ -134,7 +134,7 @@ def test_warmup_follows_the_numbers():
     assert d["rises"] != "holds" and d["finding"] != "supports"
 
 
-def test_warmup_diverged_runs_are_an_outcome_not_a_crash():
+def test_PAPER_warmup_analogue_diverged_runs_are_an_outcome_not_a_crash():
     res = _warm(1.0, -0.5)
     res["runs"][2] = dict(res["runs"][2], diverged=True, curve=res["runs"][2]["curve"][:5])
     d = pa.decide_warmup(res)
