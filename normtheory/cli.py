@@ -20,7 +20,7 @@ from pathlib import Path
 
 from normtheory import audit, html_report, report
 from normtheory._io import OutputPathError, atomic_write_text, check_output_dir, check_output_file
-from normtheory.claims import all_claims
+from normtheory.claims import all_claims, claim_tests
 from normtheory.figures import claim_figure_jobs, registered_figure_jobs, write_figures
 from normtheory.harness import cli as harness_cli
 from normtheory.harness import figures as _harness_figures  # noqa: F401  (registers its figure jobs)
@@ -188,19 +188,6 @@ def _where(func) -> str:
     except ValueError:
         pass
     return f"{path}:{line}"
-
-
-def claim_tests(claim_id: str, other_ids=(), tests_dir: Path = ROOT / "tests") -> list[str]:
-    """``file::test`` for every test function whose name contains the claim id ('-' -> '_'),
-    leaving out those of a longer id in ``other_ids`` (``PAPER-thm1`` vs ``PAPER-thm1-schedule``)."""
-    stem = claim_id.replace("-", "_")
-    longer = [o.replace("-", "_") for o in other_ids if o.startswith(claim_id + "-")]
-    pattern = re.compile(rf"^\s*def (test_\w*{re.escape(stem)}\w*)\s*\(", flags=re.M)
-    found = []
-    for path in sorted(tests_dir.glob("test_*.py")):
-        names = pattern.findall(path.read_text(encoding="utf-8"))
-        found += [f"{path.relative_to(ROOT)}::{n}" for n in names if not any(s in n for s in longer)]
-    return found
 
 
 def show_claim(c: Claim, other_ids=()) -> str:

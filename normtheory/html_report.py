@@ -238,7 +238,7 @@ def write_html_report(results: list[report.ClaimResult], out_dir: Path, *,
     for r in results:
         tests = None
         if root is not None and (root / "tests").is_dir():
-            from normtheory.cli import claim_tests
+            from normtheory.claims import claim_tests
 
             tests = claim_tests(r.claim.id, all_ids, tests_dir=root / "tests")
         context = _claim_context(r, root=root, page_dir=pages, figure=_figure(r, figures_dir, figures),

@@ -11,12 +11,13 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import re
 from functools import lru_cache
 from pathlib import Path
 
 from normtheory.registry import Claim, registered_claims
 
-__all__ = ["all_claims", "get_claims", "rederivation", "REDERIVATIONS_FILE"]
+__all__ = ["all_claims", "get_claims", "claim_tests", "rederivation", "REDERIVATIONS_FILE"]
 
 #: One record per claim: the document place re-read by someone who had not seen the check, what they
 #: derived and predicted, whether it agreed with the check's verdict, and how a difference was resolved.
@@ -54,3 +55,20 @@ def _rederivations() -> dict[str, dict]:
 def rederivation(claim_id: str) -> dict | None:
     """The independent re-derivation record of a claim (None when it has none yet)."""
     return _rederivations().get(claim_id)
+
+
+_CHECKOUT = Path(__file__).resolve().parents[2]  # the source checkout (tests/ lives there)
+
+
+def claim_tests(claim_id: str, other_ids=(), tests_dir: Path = _CHECKOUT / "tests") -> list[str]:
+    """``file::test`` for every test function whose name contains the claim id ('-' -> '_'),
+    leaving out those of a longer id in ``other_ids`` (``PAPER-thm1`` vs ``PAPER-thm1-schedule``)."""
+    stem = claim_id.replace("-", "_")
+    longer = [o.replace("-", "_") for o in other_ids if o.startswith(claim_id + "-")]
+    pattern = re.compile(rf"^\s*def (test_\w*{re.escape(stem)}\w*)\s*\(", flags=re.M)
+    found = []
+    root = tests_dir.parent
+    for path in sorted(tests_dir.glob("test_*.py")):
+        names = pattern.findall(path.read_text(encoding="utf-8"))
+        found += [f"{path.relative_to(root)}::{n}" for n in names if not any(s in n for s in longer)]
+    return found
