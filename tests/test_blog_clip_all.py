@@ -6,19 +6,15 @@ Test names carry the claim id."""
 from __future__ import annotations
 
 import copy
-import json
 
 import pytest
 import torch
 
 from normtheory.claims import blog_clip_all as bc
 from normtheory.registry import Verdict, registered_claims
+from _evidence import as_json as _json
 
 _SMALL = {**bc.SETUP, "seeds": [0, 1], "steps": 6}
-
-
-def _json(evidence) -> dict:
-    return json.loads(json.dumps(evidence.to_json()))
 
 
 @pytest.fixture(scope="module")

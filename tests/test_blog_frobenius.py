@@ -5,16 +5,12 @@ Test names carry the claim id (``pytest -k BLOG_frobenius_rank_single``)."""
 from __future__ import annotations
 
 import copy
-import json
 
 import numpy as np
 
 from normtheory.claims import blog_frobenius as frobenius
 from normtheory.registry import Verdict
-
-
-def _json(evidence) -> dict:
-    return json.loads(json.dumps(evidence.to_json()))
+from _evidence import as_json as _json
 
 
 # ------------------------------------------------------------------------------ BLOG-frobenius-sum

@@ -5,7 +5,6 @@ counterexample gives other numbers). Test names carry the claim id."""
 from __future__ import annotations
 
 import copy
-import json
 import math
 
 import pytest
@@ -14,10 +13,7 @@ import torch
 from normtheory import lipschitz as lip
 from normtheory.claims import blog_geometry as bg
 from normtheory.registry import Verdict
-
-
-def _json(evidence) -> dict:
-    return json.loads(json.dumps(evidence.to_json()))
+from _evidence import as_json as _json
 
 
 # ------------------------------------------------------------------------ BLOG-spectral-norm-def

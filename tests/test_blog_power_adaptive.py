@@ -5,7 +5,6 @@ counterexample gives other numbers). Test names carry the claim id."""
 from __future__ import annotations
 
 import copy
-import json
 
 import pytest
 import torch
@@ -13,10 +12,7 @@ import torch
 from normtheory.claims import blog_power_adaptive as bp
 from normtheory.registry import Verdict
 from normtheory.spectral import power_iteration
-
-
-def _json(evidence) -> dict:
-    return json.loads(json.dumps(evidence.to_json()))
+from _evidence import as_json as _json
 
 
 # ------------------------------------------------------------------------ BLOG-u1-formula

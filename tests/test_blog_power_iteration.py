@@ -5,7 +5,6 @@ counterexample gives other numbers). Test names carry the claim id (``pytest -k 
 from __future__ import annotations
 
 import copy
-import json
 import math
 
 import numpy as np
@@ -15,21 +14,7 @@ from normtheory import spectral
 from normtheory.claims import blog_power_iteration as power_iteration
 from normtheory.random_matrices import matrix_from_record
 from normtheory.registry import Verdict
-
-
-def _json(evidence) -> dict:
-    """The evidence as a reader of the JSON record sees it (a real round trip)."""
-    return json.loads(json.dumps(evidence.to_json()))
-
-
-def _names_its_recipe(ce: dict) -> None:
-    """A counterexample says what it is built from: model, sizes, seed, dtype and recipe."""
-    assert {"model", "rows", "cols", "bases_seed", "dtype", "recipe", "result"} <= ce.keys()
-
-
-def _same_numbers(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(math.isclose(float(a[k]), float(b[k]), rel_tol=1e-12, abs_tol=1e-300)
-                                        for k in a)
+from _evidence import as_json as _json, names_its_recipe as _names_its_recipe, same_numbers as _same_numbers
 
 
 # ------------------------------------------------------------------------------ BLOG-power-gram

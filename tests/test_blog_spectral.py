@@ -6,8 +6,6 @@ id (``pytest -k BLOG_rank1_decreases``)."""
 from __future__ import annotations
 
 import copy
-import json
-import math
 
 import numpy as np
 import pytest
@@ -19,21 +17,7 @@ from normtheory.claims import blog_spectral as rank_one
 from normtheory.random_matrices import with_spectrum
 from normtheory.registry import Verdict
 from normtheory.roundoff import EPS64
-
-
-def _json(evidence) -> dict:
-    """The evidence as a reader of the JSON record sees it (a real round trip)."""
-    return json.loads(json.dumps(evidence.to_json()))
-
-
-def _names_its_recipe(ce: dict) -> None:
-    """A counterexample says what it is built from: model, sizes, seed, dtype and recipe."""
-    assert {"model", "rows", "cols", "bases_seed", "dtype", "recipe", "result"} <= ce.keys()
-
-
-def _same_numbers(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(math.isclose(float(a[k]), float(b[k]), rel_tol=1e-12, abs_tol=1e-300)
-                                        for k in a)
+from _evidence import as_json as _json, names_its_recipe as _names_its_recipe, same_numbers as _same_numbers
 
 
 # ------------------------------------------------------- BLOG-rank1-spectrum / caveat / decreases
