@@ -23,12 +23,13 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
+from normtheory._io import atomic_write_text
+
 __all__ = ["code_version", "machine", "provenance", "write_record", "load_record",
-           "atomic_write_text", "RecordError", "MissingRecordError", "StaleRecordError"]
+           "RecordError", "MissingRecordError", "StaleRecordError"]
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent  # .../normtheory
 
@@ -89,20 +90,6 @@ def provenance(command: str, version: str, *, date: str | None = None) -> dict[s
     return {"command": command, "code_version": version, "date": when, "machine": machine()}
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_record(path: Path, result: dict[str, Any], prov: dict[str, str]) -> None:
     """Write ``{"provenance": prov, "result": result}`` atomically as deterministic JSON."""
     from normtheory.registry import PROVENANCE_FIELDS, _jsonable
@@ -112,7 +99,8 @@ def write_record(path: Path, result: dict[str, Any], prov: dict[str, str]) -> No
         raise ValueError(f"write_record: provenance lacks {', '.join(missing)}")
     text = json.dumps(_jsonable({"provenance": prov, "result": result}), indent=1,
                       sort_keys=True) + "\n"
-    atomic_write_text(Path(path), text)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # the package's results folder
+    atomic_write_text(path, text)
 
 
 def load_record(path: Path, *, code_version: str, command: str) -> tuple[dict, dict]:

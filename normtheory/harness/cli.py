@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from normtheory.harness.resnet import ARCHS
+from normtheory._io import atomic_write_text
 
 __all__ = ["add_arguments", "main", "run"]
 
@@ -81,15 +81,8 @@ def _check_writable(path: Path) -> None:
 
 
 def write_json_atomic(path: Path, record: dict) -> None:
-    """Temporary file in the same folder, then ``os.replace``: never a truncated file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(record, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """The bench record as sorted, indented JSON, written atomically (:mod:`normtheory._io`)."""
+    atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
 def main(args) -> int:

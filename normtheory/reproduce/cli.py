@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from normtheory import provenance
+from normtheory._io import atomic_write_text
 from normtheory.reproduce import experiments
 
 __all__ = ["add_arguments", "main", "decisions", "check"]
@@ -111,7 +112,7 @@ def main(args) -> int:
     except ImportError as err:
         return _fail(str(err))
     if args.json:
-        provenance.atomic_write_text(Path(args.json), experiments.dumps(result))
+        atomic_write_text(args.json, experiments.dumps(result))
     if args.save:
         try:
             prov = experiments.save(args.name, result, jobs=args.jobs, version=version)
